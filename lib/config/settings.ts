@@ -1,0 +1,96 @@
+/**
+ * The table of settings: name in the file (case-insensitive), the Config
+ * field, how to read the value. Adding a setting is one row here.
+ */
+import os from 'node:os'
+import type { Config } from './types'
+import * as v from './values'
+
+type Field = Exclude<keyof Config, 'file' | 'translationRules' | 'initiatorHeaders'>
+
+export interface Setting {
+  name: string
+  field: Field
+  parse: (value: string) => Config[Field]
+  /** one line for clicktocall.conf.example and --help */
+  doc: string
+}
+
+function s<F extends Field>(name: string, field: F, parse: (value: string) => Config[F], doc: string): Setting {
+  return { name, field, parse: parse as (value: string) => Config[Field], doc }
+}
+
+export const SETTINGS: Setting[] = [
+  s('IPAddress', 'ipAddress', v.address, 'local address for SIP; blank = all interfaces'),
+  s('DNSServers', 'dnsServers', v.list, 'comma-separated DNS servers; blank = the system resolver'),
+  s('ClickToCallIdentity', 'clickToCallIdentity', v.sipUri, 'SIP URI in the From of the server\'s calls'),
+  s('UDPTCPPort', 'udpTcpPort', v.port, 'SIP port for UDP and TCP'),
+  s('TLSPort', 'tlsPort', v.port, 'SIP port for TLS (used when TLSCertificate and TLSPrivateKey are set)'),
+  s('TLSDomain', 'tlsDomain', v.text, 'TLS domain of this server'),
+  s('TLSDomainName', 'tlsDomain', v.text, 'the original sample\'s spelling of TLSDomain'),
+  s('KeepAlives', 'keepAlives', v.bool, 'CRLF keepalives on SIP connections'),
+  s('OutboundProxy', 'outboundProxy', v.optionalSipUri, 'SIP URI of the next hop for new requests; blank = DNS'),
+  s('LogLevel', 'logLevel', v.logLevel, 'NONE|CRIT|ERR|WARNING|INFO|DEBUG|STACK'),
+  s('LogFilename', 'logFilename', v.text, 'log file; blank = standard output'),
+  s('LogFileMaxLines', 'logFileMaxLines', v.count, 'lines before the log file is renamed .old (0 = never)'),
+  s('XmlRpcPort', 'xmlRpcPort', v.port, 'XML-over-TCP port; 0 disables it'),
+  s('HttpPort', 'httpPort', v.port, 'HTTP port; 0 disables it'),
+  s('HttpAuth', 'httpAuth', v.bool, 'require a password on the HTTP interface (user admin)'),
+  s('HttpAuthPwd', 'httpAuthPwd', v.text, 'the HTTP password of user admin'),
+  s('TLSCertificate', 'tlsCertificate', v.text, 'PEM certificate file for SIP over TLS'),
+  s('TLSPrivateKey', 'tlsPrivateKey', v.text, 'PEM private key file for SIP over TLS'),
+  s('XmlRpcBindAddress', 'xmlRpcBindAddress', v.address, 'address the XML port listens on; blank = all interfaces'),
+  s('XmlRpcAllow', 'xmlRpcAllow', v.cidrList, 'addresses/CIDRs allowed to connect to the XML port'),
+  s('XmlRpcMaxRequestSize', 'xmlRpcMaxRequestSize', v.positive, 'largest XML request in bytes'),
+  s('HttpBindAddress', 'httpBindAddress', v.address, 'address the HTTP port listens on; blank = all interfaces'),
+  s('HttpAuthBasic', 'httpAuthBasic', v.bool, 'also accept HTTP Basic (as the original\'s clients send)'),
+  s('ResultCacheTime', 'resultCacheTime', v.count, 'seconds an ended call\'s results stay readable'),
+  s('InitiatorRingTimeout', 'initiatorRingTimeout', v.positive, 'seconds the initiator may ring before CANCEL and 408'),
+  s('DestinationRingTimeout', 'destinationRingTimeout', v.positive, 'seconds the destination may ring before CANCEL and 408'),
+  s('ReferNotifyTimeout', 'referNotifyTimeout', v.positive, 'seconds to wait for the final NOTIFY of a REFER'),
+  s('SipAuthUser', 'sipAuthUser', v.text, 'user name for SIP digest challenges (401/407)'),
+  s('SipAuthPassword', 'sipAuthPassword', v.text, 'password for SIP digest challenges'),
+  s('SipAuthRealm', 'sipAuthRealm', v.text, 'answer challenges of this realm only; blank = any'),
+  s('MaxCalls', 'maxCalls', v.positive, 'most calls in progress at once; more get 503'),
+]
+
+export const SETTINGS_BY_NAME = new Map(SETTINGS.map((x) => [x.name.toLowerCase(), x]))
+
+export function defaultConfig(): Config {
+  const host = os.hostname() || 'localhost'
+  return {
+    file: undefined,
+    ipAddress: '',
+    dnsServers: [],
+    clickToCallIdentity: `sip:click2call@${host}`,
+    udpTcpPort: 5072,
+    tlsPort: 5073,
+    tlsDomain: host,
+    keepAlives: true,
+    outboundProxy: '',
+    logLevel: 'INFO',
+    logFilename: 'clicktocall.log',
+    logFileMaxLines: 50000,
+    xmlRpcPort: 5094,
+    httpPort: 5095,
+    httpAuth: false,
+    httpAuthPwd: 'admin',
+    translationRules: [],
+    tlsCertificate: '',
+    tlsPrivateKey: '',
+    xmlRpcBindAddress: '127.0.0.1',
+    xmlRpcAllow: ['127.0.0.0/8', '::1/128'],
+    xmlRpcMaxRequestSize: 65536,
+    httpBindAddress: '127.0.0.1',
+    httpAuthBasic: true,
+    resultCacheTime: 60,
+    initiatorRingTimeout: 30,
+    destinationRingTimeout: 60,
+    referNotifyTimeout: 90,
+    initiatorHeaders: [],
+    sipAuthUser: '',
+    sipAuthPassword: '',
+    sipAuthRealm: '',
+    maxCalls: 1000,
+  }
+}

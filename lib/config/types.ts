@@ -1,0 +1,52 @@
+/** The settings clicktocall understands: the original's, then ours. */
+export interface TranslationRule {
+  pattern: string
+  output: string
+  file: string
+  line: number
+}
+
+export interface Config {
+  /** the file the settings came from, if any */
+  file: string | undefined
+  // --- the original's settings ---
+  ipAddress: string
+  dnsServers: string[]
+  clickToCallIdentity: string
+  udpTcpPort: number
+  tlsPort: number
+  tlsDomain: string
+  keepAlives: boolean
+  outboundProxy: string
+  logLevel: string
+  logFilename: string
+  logFileMaxLines: number
+  xmlRpcPort: number
+  httpPort: number
+  httpAuth: boolean
+  httpAuthPwd: string
+  translationRules: TranslationRule[]
+  // --- ours ---
+  tlsCertificate: string
+  tlsPrivateKey: string
+  xmlRpcBindAddress: string
+  xmlRpcAllow: string[]
+  xmlRpcMaxRequestSize: number
+  httpBindAddress: string
+  httpAuthBasic: boolean
+  resultCacheTime: number
+  initiatorRingTimeout: number
+  destinationRingTimeout: number
+  referNotifyTimeout: number
+  initiatorHeaders: { name: string; value: string }[]
+  sipAuthUser: string
+  sipAuthPassword: string
+  sipAuthRealm: string
+  maxCalls: number
+}
+
+export interface ConfigWarning {
+  file: string
+  line: number
+  message: string
+}
