@@ -1,0 +1,4 @@
+/** The SIP layer: transports, transactions, dialogs, INVITE/CANCEL/BYE/re-INVITE/REFER. Knows nothing of calls. */
+export type * from './api'
+export { createSipStack } from './stack'
+export { parseSipfrag } from './refer'

@@ -1,0 +1,119 @@
+/**
+ * SIP messages: the `sip` package's parser and stringifier, behind our own
+ * byte-exact framing and limits (the package counts Content-Length in UTF-16
+ * units and parses very long header lists in quadratic time).
+ */
+import { randomBytes } from 'node:crypto'
+import * as sip from 'sip'
+
+export type SipMessage = sip.SipMessage
+export type NameAddrHeader = sip.NameAddrHeader
+
+export const MAX_HEADER_BYTES = 16 * 1024
+/** most entries a list header (Via, Route, Record-Route, Contact) may have */
+export const MAX_LIST_ENTRIES = 64
+
+export class SipParseError extends Error {}
+
+/** Find CRLFCRLF in a buffer from `from`; -1 when absent. */
+export function headerEnd(buf: Buffer, from = 0): number {
+  return buf.indexOf('\r\n\r\n', from, 'latin1')
+}
+
+/**
+ * Parse one complete message: `head` is the header section (without the
+ * blank line), `body` the bytes of the body.
+ */
+export function parseParts(head: Buffer, body: Buffer): SipMessage {
+  if (head.length > MAX_HEADER_BYTES) throw new SipParseError('header section too large')
+  const text = head.toString('latin1')
+  // bound list headers before the package's regex parser sees them
+  for (const line of text.split('\r\n')) {
+    const name = /^(via|v|route|record-route|contact|m)\s*:/i.exec(line)
+    if (name) {
+      let commas = 0
+      for (let i = 0; i < line.length; i++) if (line.charCodeAt(i) === 44) commas++
+      if (commas >= MAX_LIST_ENTRIES) throw new SipParseError(`too many entries in ${name[1]}`)
+    }
+  }
+  let m: SipMessage | undefined
+  try {
+    m = sip.parse(`${text}\r\n\r\n`)
+  } catch (err) {
+    throw new SipParseError(`unparsable message: ${(err as Error).message}`)
+  }
+  if (!m || !m.headers) throw new SipParseError('not a SIP message')
+  const h = m.headers
+  if (!Array.isArray(h.via) || h.via.length === 0 || !h.via[0].params) throw new SipParseError('no Via')
+  if (!h['call-id'] || typeof h.cseq !== 'object' || !h.from || !h.to) throw new SipParseError('missing mandatory header')
+  if (m.method && typeof m.uri !== 'string') throw new SipParseError('bad request line')
+  m.content = body.length > 0 ? body.toString('utf8') : ''
+  return m
+}
+
+/** Parse a datagram (one message, Content-Length optional). */
+export function parseDatagram(buf: Buffer): SipMessage {
+  const end = headerEnd(buf)
+  if (end < 0) throw new SipParseError('no end of headers')
+  const head = buf.subarray(0, end)
+  let body = buf.subarray(end + 4)
+  const cl = /\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)/i.exec(head.toString('latin1'))
+  if (cl) {
+    const n = Number(cl[1])
+    if (n > body.length) throw new SipParseError('Content-Length larger than the datagram')
+    body = body.subarray(0, n)
+  }
+  return parseParts(head, body)
+}
+
+/** Serialize with a byte-exact Content-Length. */
+export function serialize(m: SipMessage): Buffer {
+  const content = m.content ?? ''
+  const text = sip.stringify({ ...m, content: '' })
+  const bodyBytes = Buffer.from(content, 'utf8')
+  const head = text.replace(/\r\nContent-Length: \d+\r\n/, `\r\nContent-Length: ${bodyBytes.length}\r\n`)
+  return Buffer.concat([Buffer.from(head, 'utf8'), bodyBytes])
+}
+
+export function randomToken(bytes = 8): string {
+  return randomBytes(bytes).toString('hex')
+}
+
+export function newBranch(): string {
+  return `z9hG4bK${randomBytes(10).toString('hex')}`
+}
+
+export function firstLine(m: SipMessage): string {
+  return m.method ? `${m.method} ${m.uri}` : `${m.status} ${m.reason}`
+}
+
+/** Header value as a single string ('' when absent). */
+export function headerText(m: SipMessage, name: string): string {
+  const v = m.headers[name]
+  if (v === undefined || v === null) return ''
+  return Array.isArray(v) ? v.join(', ') : String(v)
+}
+
+export function makeResponse(
+  rq: SipMessage,
+  status: number,
+  reason: string,
+  headers: Record<string, unknown> = {},
+  content?: string,
+): SipMessage {
+  const rs = sip.makeResponse(rq, status, reason, { headers, ...(content !== undefined ? { content } : {}) })
+  return rs
+}
+
+/** `"Display" <uri>` as the package's stringifier wants it. */
+export function nameAddr(uri: string, displayName?: string, params: Record<string, string | null> = {}): NameAddrHeader {
+  const h: NameAddrHeader = { uri, params }
+  if (displayName !== undefined) h.name = `"${displayName.replace(/["\\]/g, (c) => `\\${c}`)}"`
+  return h
+}
+
+export function unquote(s: string | undefined): string | undefined {
+  if (s === undefined || s === null) return undefined
+  const m = /^"(.*)"$/.exec(s)
+  return m ? m[1]!.replace(/\\(.)/g, '$1') : s
+}

@@ -1,0 +1,365 @@
+/**
+ * The SIP stack: our transports, the `sip` package's transaction layer,
+ * routing (outbound proxy, loose routing, RFC 3263 through the package),
+ * and the dispatch of incoming messages to transactions and dialogs.
+ */
+import { EventEmitter } from 'node:events'
+import { lookup } from 'node:dns/promises'
+import net from 'node:net'
+import os from 'node:os'
+import * as sip from 'sip'
+import type { Logger } from 'pino'
+import type { InviteOptions, OutgoingInvite, SipCredentials, SipStack, SipStackOptions } from './api'
+import { Transports, type Protocol, type Remote } from './transport'
+import { authorize } from './digest'
+import { firstLine, makeResponse, newBranch, type SipMessage } from './message'
+import type { DialogImpl } from './dialog'
+import { InviteClient } from './invite-client'
+import { IncomingInviteImpl } from './invite-server'
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY'
+export const SUPPORTED = 'replaces, norefersub'
+
+export interface Timers {
+  T1: number
+  T2: number
+  T4: number
+  noNotifyTimeoutMs: number
+}
+
+export type ResponseHandler = (rs: SipMessage) => void
+
+export interface SentRequest {
+  /** the request as sent (Via branch filled) */
+  request: SipMessage
+  remote: Remote | undefined
+}
+
+function defaultHost(address: string): string {
+  if (address && address !== '0.0.0.0' && address !== '::') return address
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address
+  }
+  return '127.0.0.1'
+}
+
+export class Stack extends EventEmitter implements SipStack {
+  readonly host: string
+  readonly log: Logger
+  readonly timers: Timers
+  readonly transports: Transports
+  readonly userAgent: string
+  private readonly tl: sip.TransactionLayer
+  private readonly credentials: SipCredentials[] | undefined
+  private readonly outboundProxy: sip.SipUri | undefined
+  /** dialogs by call-id|local tag|remote tag */
+  readonly dialogs = new Map<string, DialogImpl>()
+  /** server INVITE transactions by top Via branch, for CANCEL */
+  readonly serverInvites = new Map<string, IncomingInviteImpl>()
+  /** client INVITEs by call-id, for 2xx after the transaction ended */
+  readonly clientInvites = new Map<string, InviteClient>()
+  private closed = false
+
+  constructor(private readonly options: SipStackOptions) {
+    super()
+    this.log = options.logger.child({ module: 'sip' })
+    const host = options.advertisedHost ?? defaultHost(options.address)
+    this.host = net.isIPv6(host) ? `[${host}]` : host
+    this.userAgent = options.userAgent
+    this.credentials = options.credentials
+    this.timers = {
+      T1: options.timers?.T1 ?? 500,
+      T2: options.timers?.T2 ?? 4000,
+      T4: options.timers?.T4 ?? 5000,
+      noNotifyTimeoutMs: options.timers?.noNotifyTimeoutMs ?? 60_000,
+    }
+    this.outboundProxy = options.outboundProxy ? sip.parseUri(options.outboundProxy) : undefined
+    this.transports = new Transports({
+      address: options.address,
+      port: options.port,
+      ...(options.tls ? { tls: options.tls } : {}),
+      keepAlives: options.keepAlives,
+      maxMessageSize: options.maxMessageSize ?? 65535,
+      idleTimeoutMs: options.idleTimeoutMs ?? 300_000,
+      logger: this.log,
+      onMessage: (m, remote) => this.onMessage(m, remote),
+    })
+    this.tl = sip.makeTransactionLayer({}, undefined)
+  }
+
+  get port(): number {
+    return this.transports.udpPort
+  }
+
+  get tlsPort(): number | undefined {
+    return this.transports.tlsPort
+  }
+
+  contactUri(user = 'click2call', protocol: Protocol = 'UDP'): string {
+    const base = `sip:${user}@${this.host}:${protocol === 'TLS' ? this.tlsPort ?? this.port : this.port}`
+    return protocol === 'UDP' ? base : `${base};transport=${protocol.toLowerCase()}`
+  }
+
+  async listen(): Promise<void> {
+    await this.transports.listen()
+  }
+
+  invite(options: InviteOptions): OutgoingInvite {
+    return new InviteClient(this, options)
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Where a request goes: first Route, else the Request-URI (RFC 3261 §8.1.2, RFC 3263). */
+  async resolveTarget(rq: SipMessage): Promise<Remote> {
+    const routes = rq.headers.route as Array<{ uri: sip.SipUri | string }> | undefined
+    const first = routes && routes.length > 0 ? routes[0]!.uri : rq.uri!
+    const uri = typeof first === 'string' ? sip.parseUri(first) : first
+    if (!uri) throw new Error(`cannot route to ${String(first)}`)
+    const transport = (uri.params?.transport ?? (uri.schema === 'sips' ? 'tls' : 'udp')).toUpperCase()
+    if (transport !== 'UDP' && transport !== 'TCP' && transport !== 'TLS') throw new Error(`unsupported transport ${transport}`)
+    const protocol = transport as Protocol
+    const host = uri.host.replace(/^\[(.*)\]$/, '$1')
+    const defaultPort = protocol === 'TLS' ? 5061 : 5060
+    if (net.isIP(host)) return { protocol, address: host, port: uri.port || defaultPort }
+    const found = await new Promise<sip.Address[]>((resolve) => {
+      try {
+        sip.resolve(uri, (a) => resolve(a ?? []))
+      } catch {
+        resolve([])
+      }
+    })
+    const usable = found.find((a) => a.protocol.toUpperCase() === protocol) ?? found[0]
+    if (usable) return { protocol: usable.protocol.toUpperCase() as Protocol, address: usable.address, port: usable.port }
+    const a = await lookup(host)
+    return { protocol, address: a.address, port: uri.port || defaultPort }
+  }
+
+  /** Out-of-dialog requests go through the outbound proxy when one is set (loose routing). */
+  applyOutboundProxy(rq: SipMessage): void {
+    if (!this.outboundProxy || (rq.headers.route && rq.headers.route.length > 0)) return
+    const params = { ...this.outboundProxy.params, lr: null }
+    rq.headers.route = [{ uri: sip.stringifyUri({ ...this.outboundProxy, params }), params: {} }]
+  }
+
+  /**
+   * Send a request in a client transaction. `onResponse` sees every
+   * response (provisional, and the final; 503 when it cannot be sent, 408 on
+   * timeout). A 401/407 is answered once with credentials when we have them.
+   */
+  sendRequest(rq: SipMessage, onResponse: ResponseHandler, bumpCSeq?: () => number): SentRequest {
+    const sent: SentRequest = { request: rq, remote: undefined }
+    let authTried = false
+    const attempt = (req: SipMessage): void => {
+      void this.resolveTarget(req).then(
+        (remote) => {
+          sent.remote = remote
+          // a CANCEL reuses its INVITE's Via, set by the caller (RFC 3261 §9.1)
+          if (req.method !== 'CANCEL' || !req.headers.via) {
+            req.headers.via = [
+              { version: '2.0', protocol: remote.protocol, host: this.host, port: this.port, params: { branch: newBranch(), rport: null } },
+            ]
+          }
+          const conn: sip.TransactionConnection = {
+            protocol: remote.protocol,
+            send: (m: SipMessage) => {
+              this.transports.send(m, remote).catch((err: Error) => {
+                this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
+                const t = this.tl.getClient(m)
+                if (t && m.method) t.message(makeResponse(m, 503, 'Service Unavailable'))
+              })
+            },
+            release: () => undefined,
+          }
+          this.tl.createClientTransaction(conn, req, (rs: SipMessage) => {
+            if ((rs.status === 401 || rs.status === 407) && !authTried && req.method !== 'CANCEL' && req.method !== 'ACK') {
+              const auth = authorize(req, rs, this.credentials)
+              if (auth) {
+                authTried = true
+                const again: SipMessage = { ...req, headers: { ...req.headers } }
+                again.headers[auth.header] = [auth.value]
+                const seq = bumpCSeq ? bumpCSeq() : (req.headers.cseq.seq as number) + 1
+                again.headers.cseq = { seq, method: req.method }
+                sent.request = again
+                attempt(again)
+                return
+              }
+            }
+            onResponse(rs)
+          })
+          sent.request = req
+        },
+        (err: Error) => {
+          this.log.info({ err: err.message, uri: req.uri }, 'cannot resolve the target')
+          req.headers.via ??= [{ version: '2.0', protocol: 'UDP', host: this.host, port: this.port, params: { branch: newBranch() } }]
+          onResponse(makeResponse(req, 503, 'Service Unavailable'))
+        },
+      )
+    }
+    attempt(rq)
+    return sent
+  }
+
+  /** Send without a transaction (ACK for 2xx). */
+  sendStateless(m: SipMessage, remote?: Remote): void {
+    const go = (r: Remote): void => {
+      this.transports.send(m, r).catch((err: Error) => this.log.debug({ err: err.message }, 'stateless send failed'))
+    }
+    if (remote) {
+      go(remote)
+      return
+    }
+    this.resolveTarget(m).then(go, (err: Error) => this.log.debug({ err: err.message }, 'cannot route ACK'))
+  }
+
+  /** Topmost Via for a request we send outside a transaction. */
+  via(protocol: Protocol): Record<string, unknown> {
+    return { version: '2.0', protocol, host: this.host, port: this.port, params: { branch: newBranch(), rport: null } }
+  }
+
+  // -------------------------------------------------------------- receiving
+
+  private responseRemote(m: SipMessage, remote: Remote): Remote {
+    if (remote.protocol !== 'UDP') return remote
+    const via = m.headers.via[0]
+    const address = via.params.received ?? remote.address
+    const port = via.params.rport ? Number(via.params.rport) : via.port || 5060
+    return { protocol: 'UDP', address: String(address).replace(/^\[(.*)\]$/, '$1'), port }
+  }
+
+  private onMessage(m: SipMessage, remote: Remote): void {
+    if (this.closed) return
+    if (m.status) {
+      this.onResponse(m, remote)
+      return
+    }
+    const via = m.headers.via[0]
+    if (via.host !== remote.address) via.params.received = remote.address
+    if ('rport' in via.params) via.params.rport = String(remote.port)
+    if (m.method === 'ACK') {
+      const st = this.tl.getServer(m)
+      if (st) {
+        st.message(m)
+        return
+      }
+      this.findDialog(m, 'uas')?.onAck(m)
+      return
+    }
+    const existing = this.tl.getServer(m)
+    if (existing) {
+      existing.message(m)
+      return
+    }
+    const back = this.responseRemote(m, remote)
+    const st = this.tl.createServerTransaction(m, {
+      protocol: back.protocol,
+      send: (rs: SipMessage) => {
+        this.transports.send(rs, back).catch((err: Error) => this.log.debug({ err: err.message }, 'response not sent'))
+      },
+      release: () => undefined,
+    })
+    const reply = (status: number, reason: string, headers: Record<string, unknown> = {}, content?: string): void => {
+      st.send(makeResponse(m, status, reason, { 'user-agent': this.userAgent, ...headers }, content))
+    }
+    try {
+      this.onRequest(m, st, reply, remote)
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, msg: firstLine(m) }, 'error handling a request')
+      reply(500, 'Server Internal Error')
+    }
+  }
+
+  private onRequest(
+    m: SipMessage,
+    st: sip.ServerTransaction,
+    reply: (status: number, reason: string, headers?: Record<string, unknown>, content?: string) => void,
+    remote: Remote,
+  ): void {
+    const method = m.method!
+    if (m.headers.cseq.method !== method) {
+      reply(400, 'CSeq Method Mismatch')
+      return
+    }
+    if (method === 'CANCEL') {
+      const inv = this.serverInvites.get(String(m.headers.via[0].params.branch))
+      if (!inv) {
+        reply(481, 'Call/Transaction Does Not Exist')
+        return
+      }
+      reply(200, 'OK')
+      inv.onCancel()
+      return
+    }
+    if (m.headers.to.params?.tag) {
+      const dialog = this.findDialog(m, 'uas')
+      if (!dialog) {
+        reply(481, 'Call/Transaction Does Not Exist')
+        return
+      }
+      dialog.onRequest(m, st, reply, remote)
+      return
+    }
+    switch (method) {
+      case 'OPTIONS':
+        reply(200, 'OK', { allow: ALLOW, accept: 'application/sdp, message/sipfrag', supported: SUPPORTED })
+        return
+      case 'INVITE':
+        if (this.listenerCount('invite') === 0) {
+          reply(403, 'Forbidden')
+          return
+        }
+        this.emit('invite', new IncomingInviteImpl(this, m, st, remote))
+        return
+      case 'BYE':
+      case 'NOTIFY':
+      case 'REFER':
+        reply(481, 'Call/Transaction Does Not Exist')
+        return
+      default:
+        reply(405, 'Method Not Allowed', { allow: ALLOW })
+    }
+  }
+
+  private onResponse(m: SipMessage, remote: Remote): void {
+    const t = this.tl.getClient(m)
+    if (t) {
+      t.message(m, remote)
+      return
+    }
+    // a 2xx to INVITE after its transaction ended: retransmission or another fork
+    if (m.headers.cseq.method === 'INVITE' && m.status! >= 200 && m.status! < 300) {
+      const inv = this.clientInvites.get(String(m.headers['call-id']))
+      if (inv) inv.onLate2xx(m)
+      else this.findDialog(m, 'uac')?.onRetransmitted2xx(m)
+    }
+  }
+
+  dialogKey(callId: string, localTag: string, remoteTag: string): string {
+    return `${callId}|${localTag}|${remoteTag}`
+  }
+
+  /** A request from the peer carries our tag in To; a response to us carries it in From. */
+  findDialog(m: SipMessage, side: 'uas' | 'uac'): DialogImpl | undefined {
+    const callId = String(m.headers['call-id'])
+    const fromTag = String(m.headers.from.params?.tag ?? '')
+    const toTag = String(m.headers.to.params?.tag ?? '')
+    return side === 'uas'
+      ? this.dialogs.get(this.dialogKey(callId, toTag, fromTag))
+      : this.dialogs.get(this.dialogKey(callId, fromTag, toTag))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const inv of this.clientInvites.values()) inv.abandon()
+    this.tl.destroy()
+    await this.transports.close()
+  }
+}
+
+export async function createSipStack(options: SipStackOptions): Promise<SipStack> {
+  const stack = new Stack(options)
+  await stack.listen()
+  stack.log.info({ port: stack.port, tlsPort: stack.tlsPort, host: stack.host }, 'SIP stack listening')
+  return stack
+}
