@@ -1,0 +1,152 @@
+/**
+ * The running server: config -> SIP stack -> call manager -> front-ends.
+ * Start-up is all-or-nothing (a port that cannot be bound closes what was
+ * opened and rejects with BindError); close() is the graceful shutdown.
+ */
+import type { Logger } from 'pino'
+import type { Config } from '../config'
+import { compileRules, type Translator } from '../translate'
+import { createSipStack, type SipStack, type SipCredentials } from '../sip'
+import { CallManager } from '../call'
+import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
+import { version } from '../version'
+
+export interface RunningServer {
+  readonly sip: SipStack
+  readonly calls: CallManager
+  readonly xml: XmlFrontEnd | undefined
+  readonly http: { port: number; close(): Promise<void> } | undefined
+  /** new translation rules, timers and limits from a re-read config (SIGHUP) */
+  reload(config: Config): void
+  /** stop listening at once, end calls in progress (final results, CANCEL/BYE), bounded */
+  close(timeoutMs?: number): Promise<void>
+}
+
+export interface ServerOverrides {
+  /** host written in Via/Contact (tests use 127.0.0.1) */
+  advertisedHost?: string
+  /** SIP timer overrides, for tests */
+  sipTimers?: { T1?: number; T2?: number; T4?: number; noNotifyTimeoutMs?: number }
+  /** grace after the initiator's BYE during a referral, ms */
+  referByeGraceMs?: number
+  maxCalls?: number
+  /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
+  ephemeralPorts?: boolean
+}
+
+function headerMap(headers: { name: string; value: string }[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {}
+  for (const h of headers) (out[h.name] ??= []).push(h.value)
+  return out
+}
+
+function credentials(config: Config): SipCredentials[] | undefined {
+  if (!config.sipAuthUser) return undefined
+  const c: SipCredentials = { username: config.sipAuthUser, password: config.sipAuthPassword }
+  if (config.sipAuthRealm) c.realm = config.sipAuthRealm
+  return [c]
+}
+
+function translatorFn(t: Translator): (address: string) => string | undefined {
+  return (address) => t.translate(address)?.output
+}
+
+function flowSettings(config: Config, overrides: ServerOverrides) {
+  return {
+    identity: config.clickToCallIdentity,
+    initiatorRingTimeoutMs: config.initiatorRingTimeout * 1000,
+    destinationRingTimeoutMs: config.destinationRingTimeout * 1000,
+    referNotifyTimeoutMs: config.referNotifyTimeout * 1000,
+    referByeGraceMs: overrides.referByeGraceMs ?? 3000,
+    initiatorHeaders: headerMap(config.initiatorHeaders),
+    resultCacheTimeMs: config.resultCacheTime * 1000,
+  }
+}
+
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  overrides: ServerOverrides = {},
+): Promise<RunningServer> {
+  // translation rules are compiled before any socket opens: a bad rule is a config error
+  const translator = compileRules(config.translationRules)
+  const opened: Array<{ close(): Promise<void> }> = []
+  try {
+    const tls =
+      config.tlsCertificate && config.tlsPrivateKey && config.tlsPort > 0
+        ? { port: config.tlsPort, certFile: config.tlsCertificate, keyFile: config.tlsPrivateKey }
+        : undefined
+    if (!tls) logger.info({ module: 'sip' }, 'SIP over TLS is off (no TLSCertificate/TLSPrivateKey configured)')
+    const sip = await createSipStack({
+      address: config.ipAddress,
+      port: config.udpTcpPort,
+      ...(overrides.advertisedHost !== undefined ? { advertisedHost: overrides.advertisedHost } : {}),
+      ...(tls ? { tls } : {}),
+      ...(config.outboundProxy ? { outboundProxy: config.outboundProxy } : {}),
+      keepAlives: config.keepAlives,
+      userAgent: 'ClickToCall',
+      ...(credentials(config) ? { credentials: credentials(config)! } : {}),
+      ...(overrides.sipTimers ? { timers: overrides.sipTimers } : {}),
+      logger,
+    })
+    opened.push(sip)
+    const calls = new CallManager({
+      ...flowSettings(config, overrides),
+      sip,
+      translate: translatorFn(translator),
+      maxCalls: overrides.maxCalls ?? config.maxCalls,
+      logger,
+    })
+    // XmlRpcPort/HttpPort 0 disable the front-end, as in the original
+    const listenPort = (p: number): number => (overrides.ephemeralPorts ? 0 : p)
+    let xml: XmlFrontEnd | undefined
+    if (config.xmlRpcPort !== 0) {
+      xml = await createXmlFrontEnd({
+        calls,
+        port: listenPort(config.xmlRpcPort),
+        host: config.xmlRpcBindAddress,
+        allow: config.xmlRpcAllow,
+        maxRequestSize: config.xmlRpcMaxRequestSize,
+        logger,
+      })
+      opened.push(xml)
+    }
+    const http = undefined as { port: number; close(): Promise<void> } | undefined
+    logger.info(
+      {
+        sipPort: sip.port,
+        tlsPort: sip.tlsPort,
+        xmlRpcPort: xml?.port,
+        httpPort: http?.port,
+        rules: config.translationRules.length,
+        version,
+      },
+      'ready',
+    )
+    let closing: Promise<void> | undefined
+    return {
+      sip,
+      calls,
+      xml,
+      http,
+      reload(next: Config): void {
+        const t = compileRules(next.translationRules)
+        calls.reconfigure({ ...flowSettings(next, overrides), translate: translatorFn(t) })
+        logger.info({ rules: next.translationRules.length }, 'configuration reloaded')
+      },
+      close(timeoutMs = 5000): Promise<void> {
+        closing ??= (async () => {
+          logger.info({ calls: calls.liveCount }, 'shutting down')
+          await Promise.allSettled([xml?.close(), http?.close()])
+          await calls.close(timeoutMs)
+          await sip.close()
+          logger.info('stopped')
+        })()
+        return closing
+      },
+    }
+  } catch (err) {
+    await Promise.allSettled(opened.map((o) => o.close()))
+    throw err
+  }
+}

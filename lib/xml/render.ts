@@ -1,0 +1,39 @@
+/**
+ * Result documents, byte-compatible with the original: the request's text up
+ * to and including `</Request>` and the white space after it, CRLF,
+ * `  <Response>`, the response data, `  </Response>`, CRLF, then the rest of
+ * the request (normally `</ClickToCall>`). The response data is CRLF, extra
+ * elements, then `    <Result Code="N" Leg="L">text</Result>` CRLF.
+ */
+const CRLF = '\r\n'
+
+/** Escape text content: & < > (quotes are legal in text and kept as the original writes them). */
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))
+}
+
+export interface RenderedResult {
+  code: number
+  leg?: string | undefined
+  text: string
+  translatedInitiator?: string | undefined
+  translatedDestination?: string | undefined
+}
+
+export function responseData(r: RenderedResult): string {
+  let data = CRLF
+  if (r.translatedInitiator !== undefined) data += `    <TranslatedInitiator>${escapeXml(r.translatedInitiator)}</TranslatedInitiator>${CRLF}`
+  if (r.translatedDestination !== undefined) data += `    <TranslatedDestination>${escapeXml(r.translatedDestination)}</TranslatedDestination>${CRLF}`
+  data += `    <Result Code="${r.code}"${r.leg ? ` Leg="${escapeXml(r.leg).replace(/"/g, '&quot;')}"` : ''}>${escapeXml(r.text)}</Result>${CRLF}`
+  return data
+}
+
+/** One result document for a request whose text is `request`. */
+export function renderResult(request: string, r: RenderedResult): string {
+  const data = responseData(r)
+  const at = request.indexOf('</Request>')
+  if (at < 0) return `<Response>${data}</Response>`
+  let split = at + '</Request>'.length
+  while (split < request.length && /\s/.test(request[split]!)) split++
+  return `${request.slice(0, split)}${CRLF}  <Response>${data}  </Response>${CRLF}${request.slice(split)}`
+}

@@ -1,0 +1,205 @@
+/**
+ * The XML-over-TCP listener. Binds to loopback unless told otherwise, takes
+ * connections only from the allow-list, frames, parses, starts calls through
+ * the call layer and streams each result document back. A client that
+ * vanishes does not stop its calls; a client that does not read is cut off.
+ */
+import net from 'node:net'
+import type { Logger } from 'pino'
+import type { CallHandle, CallResult, CallService } from '../call/api'
+import { BindError } from '../errors'
+import { RequestFramer } from './framer'
+import { parseRequest } from './request'
+import { renderResult, type RenderedResult } from './render'
+
+export interface XmlFrontEndOptions {
+  calls: CallService
+  port: number
+  /** bind address; '' = all interfaces */
+  host: string
+  /** addresses/CIDRs allowed to connect */
+  allow: string[]
+  maxRequestSize: number
+  maxConnections?: number
+  /** close a connection idle this long (ms); 0 = never */
+  idleTimeoutMs?: number
+  /** cut off a client with this many bytes not yet read */
+  maxPendingBytes?: number
+  logger: Logger
+}
+
+export interface XmlFrontEnd {
+  readonly port: number
+  readonly connections: number
+  close(): Promise<void>
+}
+
+export function allowList(cidrs: string[]): net.BlockList {
+  const list = new net.BlockList()
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/')
+    const type = net.isIPv6(addr!) ? 'ipv6' : 'ipv4'
+    list.addSubnet(addr!, Number(bits ?? (type === 'ipv4' ? 32 : 128)), type)
+  }
+  return list
+}
+
+export function isAllowed(list: net.BlockList, address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address)
+  if (mapped) return list.check(mapped[1]!, 'ipv4')
+  return list.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4')
+}
+
+class Connection {
+  private readonly framer: RequestFramer
+  private readonly subscriptions = new Map<CallHandle, (r: CallResult) => void>()
+  private closed = false
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly o: XmlFrontEndOptions,
+    private readonly log: Logger,
+  ) {
+    this.framer = new RequestFramer(o.maxRequestSize)
+    socket.setEncoding('utf8')
+    socket.setNoDelay(true)
+    if (o.idleTimeoutMs) {
+      socket.setTimeout(o.idleTimeoutMs)
+      socket.on('timeout', () => {
+        if (this.subscriptions.size > 0) return // calls in progress keep it open
+        this.log.info('closing idle XML connection')
+        socket.end()
+      })
+    }
+    socket.on('data', (chunk: string) => this.onData(chunk))
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'XML connection error'))
+    socket.on('close', () => this.onClose())
+  }
+
+  private onData(chunk: string): void {
+    if (this.closed) return
+    for (const ev of this.framer.push(chunk)) {
+      if (ev.kind === 'too-large') {
+        this.log.warn({ max: this.o.maxRequestSize }, 'XML request too large: closing the connection')
+        this.write(renderResult('', { code: 400, text: 'Request too large' }))
+        this.socket.end()
+        this.closed = true
+        return
+      }
+      if (ev.kind === 'garbage') {
+        this.log.info({ text: ev.text.slice(0, 80) }, 'text outside of any XML request')
+        this.write(renderResult('', { code: 400, text: 'Parse error' }))
+        continue
+      }
+      this.onRequest(ev.text)
+    }
+  }
+
+  private onRequest(text: string): void {
+    const parsed = parseRequest(text)
+    if (!parsed.ok) {
+      this.log.info({ error: parsed.text, detail: parsed.detail }, 'bad XML request')
+      this.write(renderResult(text, { code: 400, text: parsed.text }))
+      return
+    }
+    const { initiator, destination, anchor } = parsed.request
+    const outcome = this.o.calls.start({
+      initiator,
+      destination,
+      anchor,
+      origin: { frontEnd: 'xml', remoteAddress: this.socket.remoteAddress ?? '' },
+    })
+    if (!outcome.ok) {
+      this.write(renderResult(text, { code: outcome.code, text: outcome.text }))
+      return
+    }
+    const call = outcome.call
+    this.log.info({ callId: call.id }, 'XML request started a call')
+    for (const r of call.results) this.write(renderResult(text, toRendered(r)))
+    if (call.results.some((r) => r.final)) return
+    const listener = (r: CallResult): void => {
+      this.write(renderResult(text, toRendered(r)))
+      if (r.final) this.unsubscribe(call)
+    }
+    this.subscriptions.set(call, listener)
+    call.on('result', listener)
+  }
+
+  private unsubscribe(call: CallHandle): void {
+    const l = this.subscriptions.get(call)
+    if (l) call.off('result', l)
+    this.subscriptions.delete(call)
+  }
+
+  private write(doc: string): void {
+    if (this.closed || this.socket.destroyed) return
+    const max = this.o.maxPendingBytes ?? 1024 * 1024
+    if (this.socket.writableLength > max) {
+      this.log.warn({ pending: this.socket.writableLength }, 'XML client does not read its results: closing')
+      this.socket.destroy()
+      return
+    }
+    this.socket.write(doc)
+  }
+
+  private onClose(): void {
+    this.closed = true
+    if (this.subscriptions.size > 0) {
+      this.log.info({ calls: [...this.subscriptions.keys()].map((c) => c.id) }, 'XML client left with calls in progress: they go on, results dropped')
+    }
+    for (const call of [...this.subscriptions.keys()]) this.unsubscribe(call)
+  }
+
+  end(): void {
+    this.socket.end()
+    setTimeout(() => this.socket.destroy(), 1000).unref()
+  }
+}
+
+function toRendered(r: CallResult): RenderedResult {
+  return {
+    code: r.code,
+    leg: r.leg,
+    text: r.text,
+    translatedInitiator: r.translatedInitiator,
+    translatedDestination: r.translatedDestination,
+  }
+}
+
+export async function createXmlFrontEnd(o: XmlFrontEndOptions): Promise<XmlFrontEnd> {
+  const log = o.logger.child({ module: 'xml' })
+  const allowed = allowList(o.allow)
+  const conns = new Set<Connection>()
+  const server = net.createServer((socket) => {
+    const remote = socket.remoteAddress ?? ''
+    if (!isAllowed(allowed, remote)) {
+      log.warn({ remote }, 'XML connection refused: address not in XmlRpcAllow')
+      socket.destroy()
+      return
+    }
+    const clog = log.child({ remote: `${remote}:${socket.remotePort}` })
+    clog.debug('XML connection accepted')
+    const c = new Connection(socket, o, clog)
+    conns.add(c)
+    socket.on('close', () => conns.delete(c))
+  })
+  server.maxConnections = o.maxConnections ?? 256
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new BindError('XML requests', o.host, o.port, err)))
+    server.listen(o.port, o.host === '' ? undefined : o.host, () => resolve())
+  })
+  server.on('error', (err) => log.error({ err: err.message }, 'XML listener error'))
+  const port = (server.address() as net.AddressInfo).port
+  log.info({ port, host: o.host || '*', allow: o.allow }, 'XML interface listening')
+  return {
+    port,
+    get connections() {
+      return conns.size
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        for (const c of conns) c.end()
+      }),
+  }
+}

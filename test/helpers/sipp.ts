@@ -1,0 +1,97 @@
+/**
+ * Run a sipp phone for a test: bound to 127.0.0.1 on a free port, one call
+ * (-m 1), bounded by -timeout, messages traced to a file, killed on teardown.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import dgram from 'node:dgram'
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+export function sippAvailable(): boolean {
+  const r = spawnSync('sipp', ['-v'], { encoding: 'utf8' })
+  return r.error === undefined && /SIPp/.test(`${r.stdout}${r.stderr}`)
+}
+
+async function freeUdpPort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = 20000 + Math.floor(Math.random() * 20000) * 2 % 20000
+    const ok = await Promise.all([port, port + 1, port + 2, port + 3].map(canBind))
+    if (ok.every(Boolean)) return port
+  }
+  throw new Error('no free UDP port found')
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4')
+    s.once('error', () => resolve(false))
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+}
+
+export interface SippProcess {
+  port: number
+  mediaPort: number
+  messageLog: string
+  /** sip:user@127.0.0.1:port */
+  uri(user: string): string
+  exit: Promise<{ code: number | null; stderr: string }>
+  kill(): void
+}
+
+export interface SippOptions {
+  scenario: string
+  args?: string[]
+  /** global -timeout in seconds (sipp fails after it) */
+  timeoutSeconds?: number
+  /** remote host:port for UAC scenarios */
+  remote?: string
+}
+
+export async function startSipp(o: SippOptions): Promise<SippProcess> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-sipp-'))
+  const messageLog = path.join(dir, 'messages.log')
+  let lastErr: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freeUdpPort()
+    const mediaPort = port + 2
+    const args = [
+      '-sf', o.scenario,
+      '-i', '127.0.0.1',
+      '-p', String(port),
+      '-mp', String(mediaPort),
+      '-m', '1',
+      '-timeout', `${o.timeoutSeconds ?? 30}s`,
+      '-timeout_error',
+      '-nostdin',
+      '-trace_msg', '-message_file', messageLog,
+      ...(o.args ?? []),
+      ...(o.remote ? [o.remote] : []),
+    ]
+    const child: ChildProcess = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exit = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      child.on('exit', (code) => resolve({ code, stderr }))
+      child.on('error', () => resolve({ code: -1, stderr }))
+    })
+    // a bind failure shows at once (exit 254); otherwise the phone is up
+    const early = await Promise.race([exit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))])
+    if (early) {
+      lastErr = new Error(`sipp exited at start (${early.code}): ${early.stderr}`)
+      continue
+    }
+    return {
+      port,
+      mediaPort,
+      messageLog,
+      uri: (user) => `sip:${user}@127.0.0.1:${port}`,
+      exit,
+      kill: () => {
+        if (child.exitCode === null) child.kill('SIGKILL')
+      },
+    }
+  }
+  throw lastErr
+}
