@@ -9,13 +9,15 @@ import { compileRules, type Translator } from '../translate'
 import { createSipStack, type SipStack, type SipCredentials } from '../sip'
 import { CallManager } from '../call'
 import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
+import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
+import { ConfigError } from '../errors'
 import { version } from '../version'
 
 export interface RunningServer {
   readonly sip: SipStack
   readonly calls: CallManager
   readonly xml: XmlFrontEnd | undefined
-  readonly http: { port: number; close(): Promise<void> } | undefined
+  readonly http: HttpFrontEnd | undefined
   /** new translation rules, timers and limits from a re-read config (SIGHUP) */
   reload(config: Config): void
   /** stop listening at once, end calls in progress (final results, CANCEL/BYE), bounded */
@@ -30,6 +32,10 @@ export interface ServerOverrides {
   /** grace after the initiator's BYE during a referral, ms */
   referByeGraceMs?: number
   maxCalls?: number
+  /** HTTP authentication failures from one address before it is refused for a while */
+  maxAuthFailures?: number
+  /** lifetime of HTTP Digest nonces, ms (tests) */
+  nonceTtlMs?: number
   /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
   ephemeralPorts?: boolean
 }
@@ -70,6 +76,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   // translation rules are compiled before any socket opens: a bad rule is a config error
   const translator = compileRules(config.translationRules)
+  if (config.httpPort !== 0 && config.httpAuth && !config.httpAuthPwd) {
+    throw new ConfigError('HttpAuth is on but HttpAuthPwd is blank: refusing to start the HTTP interface', config.file)
+  }
   const opened: Array<{ close(): Promise<void> }> = []
   try {
     const tls =
@@ -111,7 +120,22 @@ export async function startServer(
       })
       opened.push(xml)
     }
-    const http = undefined as { port: number; close(): Promise<void> } | undefined
+    let http: HttpFrontEnd | undefined
+    if (config.httpPort !== 0) {
+      http = await createHttpFrontEnd({
+        calls,
+        port: listenPort(config.httpPort),
+        host: config.httpBindAddress,
+        auth: config.httpAuth,
+        password: config.httpAuthPwd,
+        basicAllowed: config.httpAuthBasic,
+        ...(overrides.nonceTtlMs ? { nonceTtlMs: overrides.nonceTtlMs } : {}),
+        ...(overrides.maxAuthFailures ? { maxAuthFailures: overrides.maxAuthFailures } : {}),
+        version,
+        logger,
+      })
+      opened.push(http)
+    }
     logger.info(
       {
         sipPort: sip.port,

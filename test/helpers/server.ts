@@ -1,7 +1,7 @@
 /** Start the whole server in-process on ephemeral loopback ports, for tests. */
 import pino from 'pino'
 import { defaultConfig, type Config } from '../../lib/config'
-import { startServer, type RunningServer } from '../../lib/server'
+import { startServer, type RunningServer, type ServerOverrides } from '../../lib/server'
 
 export interface TestServer {
   server: RunningServer
@@ -12,7 +12,7 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-export async function startTestServer(settings: Partial<Config> = {}, overrides: { referByeGraceMs?: number; maxCalls?: number } = {}): Promise<TestServer> {
+export async function startTestServer(settings: Partial<Config> = {}, overrides: ServerOverrides = {}): Promise<TestServer> {
   const config: Config = {
     ...defaultConfig(),
     ipAddress: '127.0.0.1',

@@ -1,0 +1,124 @@
+/**
+ * HTTP Digest authentication, server side (RFC 7616), written here because
+ * http-auth offers MD5 only, keeps every nonce, ignores `uri` and compares
+ * with ===. Nonces are stateless: base64url(issued-at ms . HMAC(key, issued-at
+ * . realm)) with a per-process random key, so they need no table and expire on
+ * their own (`stale=true` then). `nc` replay is refused with a small bounded
+ * map of the highest count seen per nonce.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+
+export type DigestAlgorithm = 'SHA-256' | 'MD5'
+
+export interface DigestOptions {
+  realm: string
+  username: string
+  password: string
+  nonceTtlMs: number
+  /** most nonces whose nc is remembered */
+  maxTrackedNonces?: number
+}
+
+export type DigestVerdict =
+  | { ok: true; algorithm: DigestAlgorithm; username: string }
+  | { ok: false; stale: boolean; reason: string; username?: string }
+
+const key = randomBytes(32)
+
+function h(alg: DigestAlgorithm, s: string): string {
+  return createHash(alg === 'SHA-256' ? 'sha256' : 'md5')
+    .update(s)
+    .digest('hex')
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** Parse `Digest k=v, k="v"` into a map (lower-case keys). */
+export function parseAuthParams(header: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const re = /([a-zA-Z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g
+  let m: RegExpExecArray | null
+  let guard = 0
+  while ((m = re.exec(header)) !== null && guard++ < 64) {
+    out[m[1]!.toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!
+  }
+  return out
+}
+
+export class DigestAuth {
+  private readonly ncSeen = new Map<string, number>()
+
+  constructor(private readonly o: DigestOptions) {}
+
+  newNonce(now = Date.now()): string {
+    const ts = String(now)
+    const mac = createHmac('sha256', key).update(`${ts}.${this.o.realm}`).digest('base64url')
+    return Buffer.from(`${ts}.${mac}`).toString('base64url')
+  }
+
+  /** 'bad' (forged), 'stale' (expired) or 'ok' */
+  checkNonce(nonce: string, now = Date.now()): 'ok' | 'stale' | 'bad' {
+    let text: string
+    try {
+      text = Buffer.from(nonce, 'base64url').toString()
+    } catch {
+      return 'bad'
+    }
+    const dot = text.indexOf('.')
+    if (dot <= 0) return 'bad'
+    const ts = text.slice(0, dot)
+    const mac = createHmac('sha256', key).update(`${ts}.${this.o.realm}`).digest('base64url')
+    if (!safeEqual(mac, text.slice(dot + 1))) return 'bad'
+    const age = now - Number(ts)
+    if (!(age >= 0) || age > this.o.nonceTtlMs) return 'stale'
+    return 'ok'
+  }
+
+  /** WWW-Authenticate values: SHA-256 first, then MD5. */
+  challenges(stale = false): string[] {
+    const nonce = this.newNonce()
+    return (['SHA-256', 'MD5'] as const).map(
+      (alg) => `Digest realm="${this.o.realm}", qop="auth", algorithm=${alg}, nonce="${nonce}"${stale ? ', stale=true' : ''}`,
+    )
+  }
+
+  verify(header: string, method: string, requestTarget: string): DigestVerdict {
+    const p = parseAuthParams(header.replace(/^\s*Digest\s+/i, ''))
+    const username = p.username
+    const fail = (reason: string, stale = false): DigestVerdict => ({ ok: false, stale, reason, ...(username ? { username } : {}) })
+    const alg = (p.algorithm ?? 'MD5').toUpperCase()
+    if (alg !== 'MD5' && alg !== 'SHA-256') return fail(`unsupported algorithm ${alg}`)
+    const algorithm = alg as DigestAlgorithm
+    if (!p.nonce || !p.response || !p.uri || !username) return fail('incomplete Digest credentials')
+    if (p.realm !== this.o.realm) return fail('wrong realm')
+    if (p.uri !== requestTarget) return fail('uri does not match the request')
+    if (p.qop !== 'auth' || !p.nc || !p.cnonce || !/^[0-9a-fA-F]{8}$/.test(p.nc)) return fail('qop=auth with nc and cnonce required')
+    const nonceState = this.checkNonce(p.nonce)
+    if (nonceState === 'bad') return fail('invalid nonce')
+    const ha1 = h(algorithm, `${this.o.username}:${this.o.realm}:${this.o.password}`)
+    const ha2 = h(algorithm, `${method}:${p.uri}`)
+    const expected = h(algorithm, `${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`)
+    const userOk = safeEqual(username, this.o.username)
+    if (!safeEqual(expected, p.response.toLowerCase()) || !userOk) return fail('wrong credentials')
+    if (nonceState === 'stale') return fail('nonce expired', true)
+    const nc = parseInt(p.nc, 16)
+    const seen = this.ncSeen.get(p.nonce) ?? 0
+    if (nc <= seen) return fail('nonce count replayed')
+    this.remember(p.nonce, nc)
+    return { ok: true, algorithm, username }
+  }
+
+  private remember(nonce: string, nc: number): void {
+    this.ncSeen.delete(nonce)
+    this.ncSeen.set(nonce, nc)
+    const max = this.o.maxTrackedNonces ?? 10_000
+    while (this.ncSeen.size > max) {
+      const oldest = this.ncSeen.keys().next().value as string
+      this.ncSeen.delete(oldest)
+    }
+  }
+}
