@@ -94,6 +94,16 @@ export class RequestFramer {
         this.prologEnd = i
         continue
       }
+      if (this.buf.startsWith('<!DOCTYPE', i) || this.buf.startsWith('<!doctype', i)) {
+        // kept in the request text (the parser refuses it); skip its internal subset
+        const gt = this.buf.indexOf('>', i)
+        const bracket = this.buf.indexOf('[', i)
+        const e = bracket >= 0 && (gt < 0 || bracket < gt) ? this.buf.indexOf(']>', bracket) : gt
+        if (e < 0) return 'wait'
+        i = e + (this.buf[e] === ']' ? 2 : 1)
+        this.prologEnd = i
+        continue
+      }
       if (this.buf.startsWith('<!--', i)) {
         const e = this.buf.indexOf('-->', i + 4)
         if (e < 0) return 'wait'

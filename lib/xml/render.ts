@@ -31,7 +31,9 @@ export function responseData(r: RenderedResult): string {
 /** One result document for a request whose text is `request`. */
 export function renderResult(request: string, r: RenderedResult): string {
   const data = responseData(r)
-  const at = request.indexOf('</Request>')
+  // the original finds `</Request>`; element names are case-insensitive in its parser, so here too
+  let at = request.indexOf('</Request>')
+  if (at < 0) at = request.search(/<\/request>/i)
   if (at < 0) return `<Response>${data}</Response>`
   let split = at + '</Request>'.length
   while (split < request.length && /\s/.test(request[split]!)) split++

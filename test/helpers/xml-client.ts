@@ -47,10 +47,14 @@ export class XmlClient {
     socket.on('data', (chunk: string) => {
       this.buf += chunk
       for (;;) {
-        const end = this.buf.indexOf('</ClickToCall>')
-        if (end < 0) break
-        const doc = this.buf.slice(0, end + '</ClickToCall>'.length)
-        this.buf = this.buf.slice(end + '</ClickToCall>'.length)
+        // a document ends with the closing tag of its root (after an optional <?xml?> prolog)
+        const root = /^\s*(?:<\?[\s\S]*?\?>\s*)?(?:<!DOCTYPE[^[>]*(?:\[[\s\S]*?\])?\s*>\s*)?<([^\s>/!?]+)/i.exec(this.buf)
+        if (!root) break
+        const closing = `</${root[1]}>`
+        const at = this.buf.toLowerCase().indexOf(closing.toLowerCase())
+        if (at < 0) break
+        const doc = this.buf.slice(0, at + closing.length)
+        this.buf = this.buf.slice(at + closing.length)
         this.docs.push(doc)
         const r = parseDoc(doc)
         if (r) this.results.push(r)

@@ -1,0 +1,215 @@
+/**
+ * The XML front-end: framing, parsing and the result documents, byte for
+ * byte against the original's captured output (from the spec), through a
+ * real TCP socket. The call layer here is a scripted CallService (this file
+ * tests the front-end; test/flow-sipp.ts runs real calls).
+ */
+import t from 'tap'
+import { EventEmitter } from 'node:events'
+import pino from 'pino'
+import type { CallHandle, CallRequest, CallResult, CallService, StartOutcome } from '../lib/call/api'
+import { createXmlFrontEnd, RequestFramer, parseRequest, renderResult } from '../lib/xml'
+import { XmlClient } from './helpers/xml-client'
+
+const logger = pino({ level: 'silent' })
+
+class ScriptedCall extends EventEmitter implements CallHandle {
+  readonly results: CallResult[]
+  constructor(
+    readonly id: string,
+    readonly translatedInitiator: string,
+    readonly translatedDestination: string,
+  ) {
+    super()
+    this.results = [{ code: 100, text: 'In progress', final: false, translatedInitiator, translatedDestination, at: Date.now() }]
+  }
+  snapshot() {
+    return { id: this.id, state: 'x', anchor: false, initiator: '', destination: '', translatedInitiator: this.translatedInitiator, translatedDestination: this.translatedDestination, createdAt: 0, endedAt: undefined, results: this.results }
+  }
+  push(code: number, leg: 'Initiator' | 'Destination', text: string): void {
+    const r: CallResult = { code, leg, text, final: code >= 300 || (leg === 'Destination' && code >= 200), at: Date.now() }
+    this.results.push(r)
+    this.emit('result', r)
+  }
+}
+
+class ScriptedCalls implements CallService {
+  readonly requests: CallRequest[] = []
+  readonly calls: ScriptedCall[] = []
+  translate: (a: string) => string | undefined = (a) => (a.startsWith('sip:') ? a : /^\d+$/.test(a) ? `sip:${a}@gw.example.com` : undefined)
+  start(request: CallRequest): StartOutcome {
+    this.requests.push(request)
+    const ti = this.translate(request.initiator)
+    const td = this.translate(request.destination)
+    if (!ti || !td) {
+      return { ok: false, reason: 'no-translation', code: 400, text: `No translation rule for either initiator ${request.initiator} or destination ${request.destination}`, initiator: request.initiator, destination: request.destination }
+    }
+    const call = new ScriptedCall(String(this.calls.length + 1), ti, td)
+    this.calls.push(call)
+    return { ok: true, call }
+  }
+  get() {
+    return undefined
+  }
+}
+
+async function frontEnd(t: any, extra: { maxRequestSize?: number; allow?: string[] } = {}) {
+  const calls = new ScriptedCalls()
+  const fe = await createXmlFrontEnd({ calls, port: 0, host: '127.0.0.1', allow: extra.allow ?? ['127.0.0.0/8'], maxRequestSize: extra.maxRequestSize ?? 65536, logger })
+  t.teardown(() => fe.close())
+  return { calls, fe }
+}
+
+// The original's recorded output (spec, "Exact bytes, second example")
+const REQUEST2 = '<ClickToCall>\r\n  <Request>\r\n    <Initiator>sip:carol@10.0.0.5:5070</Initiator>\r\n    <Destination>3003</Destination>\r\n    <AnchorCall>false</AnchorCall>\r\n  </Request>\r\n</ClickToCall>\r\n'
+const RESULT2_1 = '<ClickToCall>\r\n  <Request>\r\n    <Initiator>sip:carol@10.0.0.5:5070</Initiator>\r\n    <Destination>3003</Destination>\r\n    <AnchorCall>false</AnchorCall>\r\n  </Request>\r\n\r\n  <Response>\r\n    <TranslatedInitiator>sip:carol@10.0.0.5:5070</TranslatedInitiator>\r\n    <TranslatedDestination>sip:3003@gw.example.com</TranslatedDestination>\r\n    <Result Code="100">In progress</Result>\r\n  </Response>\r\n</ClickToCall>'
+const RESULT2_2 = '<ClickToCall>\r\n  <Request>\r\n    <Initiator>sip:carol@10.0.0.5:5070</Initiator>\r\n    <Destination>3003</Destination>\r\n    <AnchorCall>false</AnchorCall>\r\n  </Request>\r\n\r\n  <Response>\r\n    <Result Code="180" Leg="Initiator">Ringing initiator</Result>\r\n  </Response>\r\n</ClickToCall>'
+// first example (CRLF line ends)
+const REQUEST1 = '<ClickToCall><Request><Initiator>sip:alice@127.0.0.1:5090</Initiator><Destination>sip:bob@127.0.0.1:5091</Destination><AnchorCall>false</AnchorCall></Request></ClickToCall>'
+const RESULT1 = [
+  '<ClickToCall><Request><Initiator>sip:alice@127.0.0.1:5090</Initiator><Destination>sip:bob@127.0.0.1:5091</Destination><AnchorCall>false</AnchorCall></Request>',
+  '  <Response>',
+  '    <TranslatedInitiator>sip:alice@127.0.0.1:5090</TranslatedInitiator>',
+  '    <TranslatedDestination>sip:bob@127.0.0.1:5091</TranslatedDestination>',
+  '    <Result Code="100">In progress</Result>',
+  '  </Response>',
+  '</ClickToCall>',
+].join('\r\n')
+
+t.test('result documents are byte for byte the original\'s', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
+  c.write(REQUEST2)
+  await c.until((r) => r.length >= 1)
+  t.equal(c.docs[0], RESULT2_1, 'the 100 with the translated addresses')
+  calls.calls[0]!.push(180, 'Initiator', 'Ringing initiator')
+  await c.until((r) => r.length >= 2)
+  t.equal(c.docs[1], RESULT2_2, 'the 180 Initiator')
+  c.write(REQUEST1)
+  await c.until((r) => r.length >= 3)
+  t.equal(c.docs[2], RESULT1, 'unindented request: no blank line')
+  t.equal(c.pending, '', 'no newline after </ClickToCall>')
+})
+
+t.test('the whole sequence streams, then the request is forgotten', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
+  c.write(REQUEST1)
+  await c.until((r) => r.length >= 1)
+  const call = calls.calls[0]!
+  call.push(180, 'Initiator', 'Ringing initiator')
+  call.push(200, 'Initiator', 'Connected to initiator')
+  call.push(180, 'Destination', 'Ringing destination')
+  call.push(200, 'Destination', 'Connected to destination')
+  await c.finals(1)
+  t.same(c.summary(), ['100 In progress', '180 Initiator Ringing initiator', '200 Initiator Connected to initiator', '180 Destination Ringing destination', '200 Destination Connected to destination'])
+  t.equal(call.listenerCount('result'), 0, 'unsubscribed after the final result')
+})
+
+t.test('framing: split byte by byte, several in one packet, whitespace, <?xml?> declaration', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
+  const two = `\r\n  ${REQUEST1}\r\n\r\n<?xml version="1.0" encoding="UTF-8"?>\n<ClickToCall><Request><Initiator>1001</Initiator><Destination>2002</Destination><AnchorCall>TRUE</AnchorCall></Request></ClickToCall>`
+  for (const ch of two) {
+    c.write(ch)
+    await new Promise((r) => setImmediate(r))
+  }
+  await c.until((r) => r.length >= 2)
+  t.equal(calls.requests.length, 2)
+  t.same(calls.requests.map((r) => [r.initiator, r.destination, r.anchor]), [
+    ['sip:alice@127.0.0.1:5090', 'sip:bob@127.0.0.1:5091', false],
+    ['1001', '2002', true],
+  ])
+  t.match(c.docs[1], /^<\?xml version="1.0" encoding="UTF-8"\?>\n<ClickToCall><Request>/)
+})
+
+t.test('request errors: the original\'s texts, Code 400, no Leg', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
+  const cases: Array<[string, string]> = [
+    ['<Foo><Request><Initiator>1</Initiator><Destination>2</Destination></Request></Foo>', 'Unknown method'],
+    ['<ClickToCall><Request><Initiator>1</Destination></Request></ClickToCall>', 'Parse error'],
+    ['<ClickToCall><Request><Initiator>1</Initiator></Request></ClickToCall>', 'Missing initiator and/or destination tags'],
+    ['<ClickToCall><Request><Initiator></Initiator><Destination>2</Destination></Request></ClickToCall>', 'Missing initiator and/or destination tags'],
+    ['<ClickToCall><Request><Initiator>abc</Initiator><Destination>2</Destination></Request></ClickToCall>', 'No translation rule for either initiator abc or destination 2'],
+    ['<!DOCTYPE x [<!ENTITY a "b">]><ClickToCall><Request><Initiator>&a;</Initiator><Destination>2</Destination></Request></ClickToCall>', 'Parse error'],
+  ]
+  for (const [req] of cases) c.write(req)
+  await c.until((r) => r.length >= cases.length)
+  t.same(c.results.map((r) => [r.code, r.leg, r.text]), cases.map(([, text]) => [400, undefined, text]))
+  t.equal(calls.requests.length, 1, 'only the untranslatable request reached the call layer')
+})
+
+t.test('values are strings; entities decoded; inserted values escaped; unknown elements ignored', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  calls.translate = (a) => `sip:${a.replace(/[^0-9a-z]/gi, '')}@x.example;tag=<&>`
+  const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
+  c.write('<clicktocall><request><initiator>0049123</initiator><destination>a&amp;b</destination><Extra>z</Extra></request></clicktocall>')
+  await c.until((r) => r.length >= 1)
+  t.same([calls.requests[0]!.initiator, calls.requests[0]!.destination], ['0049123', 'a&b'])
+  t.match(c.docs[0], '<TranslatedInitiator>sip:0049123@x.example;tag=&lt;&amp;&gt;</TranslatedInitiator>')
+  t.match(c.docs[0], '<destination>a&amp;b</destination>', `request echoed verbatim: ${c.docs[0]}`)
+})
+
+t.test('a request larger than the bound gets 400 and the connection is closed', async (t) => {
+  const { fe } = await frontEnd(t, { maxRequestSize: 1024 })
+  const c = await XmlClient.connect(fe.port)
+  c.write(`<ClickToCall><Request><Initiator>${'9'.repeat(4000)}`)
+  await new Promise<void>((resolve) => c.socket.once('close', () => resolve()))
+  t.match(c.docs[0], /<Response>\r\n    <Result Code="400">Request too large<\/Result>\r\n<\/Response>/)
+})
+
+t.test('a client that vanishes mid-call: listeners removed, nothing thrown', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  const c = await XmlClient.connect(fe.port)
+  c.write(REQUEST1)
+  await c.until((r) => r.length >= 1)
+  c.close()
+  await new Promise((r) => setTimeout(r, 100))
+  const call = calls.calls[0]!
+  t.equal(call.listenerCount('result'), 0)
+  call.push(180, 'Initiator', 'Ringing initiator')
+  t.equal(fe.connections, 0)
+})
+
+t.test('connections from outside XmlRpcAllow are refused', async (t) => {
+  const { calls, fe } = await frontEnd(t, { allow: ['10.0.0.0/8'] })
+  const c = await XmlClient.connect(fe.port)
+  c.write(REQUEST1)
+  await new Promise<void>((resolve) => c.socket.once('close', () => resolve()))
+  t.equal(calls.requests.length, 0)
+  t.equal(c.docs.length, 0)
+})
+
+t.test('framer and parser units', async (t) => {
+  const f = new RequestFramer(100)
+  t.same(f.push('<a>x</a>  <b/>'), [{ kind: 'request', text: '<a>x</a>' }, { kind: 'request', text: '<b/>' }])
+  t.same(f.push('hello <a></a>'), [{ kind: 'garbage', text: 'hello ' }, { kind: 'request', text: '<a></a>' }])
+  t.same(new RequestFramer(10).push('<a>0123456789'), [{ kind: 'too-large' }])
+  t.same(parseRequest('<ClickToCall><Request><Initiator> 1 </Initiator><Destination>2</Destination></Request></ClickToCall>'), { ok: true, request: { initiator: '1', destination: '2', anchor: false } })
+  t.equal(renderResult('<X/>', { code: 400, text: 'Parse error' }), '<Response>\r\n    <Result Code="400">Parse error</Result>\r\n</Response>')
+})
+
+t.test('throughput of framing + parsing + rendering (no sockets)', async (t) => {
+  const rounds: number[] = []
+  for (let run = 0; run < 3; run++) {
+    const f = new RequestFramer(65536)
+    const n = 3000
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) {
+      for (const ev of f.push(REQUEST2)) {
+        if (ev.kind !== 'request') continue
+        const p = parseRequest(ev.text)
+        if (p.ok) renderResult(ev.text, { code: 180, leg: 'Initiator', text: 'Ringing initiator' })
+      }
+    }
+    rounds.push(n / (Number(process.hrtime.bigint() - start) / 1e9))
+  }
+  rounds.sort((a, b) => a - b)
+  t.ok(rounds[1]! > 0, `median ${Math.round(rounds[1]!)} requests/s`)
+})
