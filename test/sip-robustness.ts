@@ -1,0 +1,134 @@
+/**
+ * No byte sequence from the network crashes the stack or stalls it: garbage,
+ * truncated and oversized messages over UDP and TCP (including the 60 KB
+ * pattern that kills the bare `sip` package), a 6,500-entry Route header,
+ * wrong Content-Length, unknown methods. After each, the stack still places a
+ * call. Also: SIP over TCP, and digest answers to a challenging proxy.
+ */
+import t from 'tap'
+import dgram from 'node:dgram'
+import net from 'node:net'
+import { createHash } from 'node:crypto'
+import pino from 'pino'
+import { createSipStack, type Dialog, type SipStack } from '../lib/sip'
+import { createPhone, type Phone } from '../lib/phone'
+
+const logger = pino({ level: 'silent' })
+const SDP = 'v=0\r\no=ctc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 8000 RTP/AVP 0\r\n'
+
+let stack: SipStack
+let alice: Phone
+t.before(async () => {
+  stack = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: true, userAgent: 'ClickToCall', logger, credentials: [{ username: 'ctc', password: 'pw' }] })
+  alice = await createPhone({ name: 'alice', behaviour: 'answer', logger })
+})
+t.teardown(async () => {
+  await stack.close()
+  await alice.close()
+})
+
+async function stillWorks(t: any, target = alice.uri): Promise<void> {
+  const inv = stack.invite({ target, from: { uri: 'sip:click2call@127.0.0.1' }, sdp: SDP })
+  const dialog = await new Promise<Dialog>((resolve, reject) => {
+    inv.on('answered', resolve)
+    inv.on('failed', (s: number) => reject(new Error(`failed ${s}`)))
+  })
+  t.equal(dialog.state, 'confirmed', 'the stack still places calls')
+  await dialog.bye()
+}
+
+function udp(payload: Buffer | string): Promise<void> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4')
+    s.send(payload, stack.port, '127.0.0.1', () => s.close(() => resolve()))
+  })
+}
+
+function tcp(payload: Buffer | string): Promise<string> {
+  return new Promise((resolve) => {
+    let got = ''
+    const s = net.connect(stack.port, '127.0.0.1', () => s.write(payload))
+    s.on('data', (d) => (got += d.toString()))
+    s.on('error', () => undefined)
+    s.setTimeout(1000, () => s.destroy())
+    s.on('close', () => resolve(got))
+  })
+}
+
+const head = (method: string, extra = ''): string =>
+  `${method} sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK${Math.random().toString(36).slice(2)}\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: ${Math.random()}\r\nCSeq: 1 ${method}\r\n${extra}`
+
+t.test('garbage, truncated and oversized datagrams', async (t) => {
+  await udp('hello world\r\n\r\n')
+  await udp(Buffer.from([0, 1, 2, 255, 254, 13, 10, 13, 10]))
+  await udp(head('INVITE').slice(0, 50))
+  await udp(`${head('OPTIONS')}Content-Length: 500\r\n\r\nshort`)
+  await udp(Buffer.alloc(70000 > 65507 ? 65000 : 65000, 'x'))
+  await udp('SIP/2.0 200 OK\r\n\r\n')
+  await stillWorks(t)
+})
+
+t.test('a 6,500-entry Route header is refused before the quadratic parser', async (t) => {
+  const route = `Route: ${Array.from({ length: 6500 }, (_, i) => `<sip:p${i}.example;lr>`).join(',')}\r\n`
+  const start = process.hrtime.bigint()
+  await udp(`${head('OPTIONS', route)}Content-Length: 0\r\n\r\n`.slice(0, 65000))
+  await stillWorks(t)
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  t.ok(ms < 2000, `handled in ${ms.toFixed(1)} ms`)
+})
+
+t.test('TCP: the 60 KB x\\r\\n\\r\\n pattern, an endless header, a lying Content-Length', async (t) => {
+  await tcp('x\r\n\r\n'.repeat(12000))
+  await tcp('INVITE sip:x SIP/2.0\r\n' + 'X-Long: a\r\n'.repeat(3000))
+  await tcp(`${head('OPTIONS')}Content-Length: 99999999\r\n\r\n`)
+  const pong = await tcp('\r\n\r\n')
+  t.equal(pong, '\r\n', 'CRLF keepalive ping answered with CRLF')
+  const r = await tcp(`${head('OPTIONS')}Content-Length: 0\r\n\r\n`)
+  t.match(r, /^SIP\/2\.0 200 OK/, 'a good message after the bad ones is answered')
+  await stillWorks(t)
+})
+
+t.test('unknown methods get 405 with Allow, over TCP', async (t) => {
+  const r = await tcp(`${head('SUBSCRIBE')}Content-Length: 0\r\n\r\n`)
+  t.match(r, /^SIP\/2\.0 405/)
+  t.match(r, /Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY/)
+})
+
+t.test('INVITE over TCP (transport=tcp)', async (t) => {
+  await stillWorks(t, `${alice.uri};transport=tcp`)
+  t.ok(alice.events.filter((e) => e.type === 'answered').length >= 1)
+})
+
+t.test('digest: a 407 challenge is answered once (SHA-256 and MD5)', async (t) => {
+  for (const alg of ['SHA-256', 'MD5'] as const) {
+    const proxy = dgram.createSocket('udp4')
+    await new Promise<void>((r) => proxy.bind(0, '127.0.0.1', () => r()))
+    const port = proxy.address().port
+    let checked = ''
+    proxy.on('message', (msg, rinfo) => {
+      const text = msg.toString()
+      const m = /^(\w+) /.exec(text)
+      if (!m || m[1] !== 'INVITE') return
+      const lines = text.split('\r\n')
+      const pick = (n: string): string => lines.filter((l) => l.toLowerCase().startsWith(`${n.toLowerCase()}:`)).join('\r\n')
+      const base = `${pick('Via')}\r\n${pick('From')}\r\n${pick('To')};tag=px\r\n${pick('Call-ID')}\r\n${pick('CSeq')}\r\n`
+      const auth = pick('Proxy-Authorization')
+      let reply: string
+      if (!auth) {
+        reply = `SIP/2.0 407 Proxy Authentication Required\r\n${base}Proxy-Authenticate: Digest realm="px", nonce="n0nce", qop="auth", algorithm=${alg}\r\nContent-Length: 0\r\n\r\n`
+      } else {
+        const p = Object.fromEntries([...auth.matchAll(/(\w+)="?([^",]+)"?/g)].map((x) => [x[1], x[2]]))
+        const H = (s: string): string => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex')
+        const expected = H(`${H(`ctc:px:pw`)}:n0nce:${p.nc}:${p.cnonce}:auth:${H(`INVITE:${p.uri}`)}`)
+        checked = p.response === expected && p.algorithm === alg ? 'ok' : `bad ${JSON.stringify(p)}`
+        reply = `SIP/2.0 ${checked === 'ok' ? '486 Busy Here' : '403 Forbidden'}\r\n${base}Content-Length: 0\r\n\r\n`
+      }
+      proxy.send(reply, rinfo.port, rinfo.address)
+    })
+    const inv = stack.invite({ target: `sip:bob@127.0.0.1:${port}`, from: { uri: 'sip:click2call@127.0.0.1' }, sdp: SDP })
+    const status = await new Promise<number>((resolve) => inv.on('failed', resolve))
+    proxy.close()
+    t.equal(checked, 'ok', `${alg} response verified by the proxy`)
+    t.equal(status, 486, 'the answer to the authenticated INVITE is reported')
+  }
+})
