@@ -4,6 +4,7 @@
  */
 import t from 'tap'
 import { readFileSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { startTestServer, type TestServer } from './helpers/server'
 import { XmlClient, request } from './helpers/xml-client'
@@ -143,6 +144,42 @@ function run(): void {
     const s = codes(c)
     t.equal(s.at(-1), '487 Destination Failed to connect to destination')
     t.equal((await dest.exit).code, 0, 'destination saw the CANCEL')
+  })
+
+  t.test('netcat-style client: the original\'s indented CRLF request, the raw stream read back', async (t) => {
+    const dest = await phone(t, 'destination.xml', ['-d', '500'])
+    const init = await phone(t, 'initiator.xml', ['-d', '500'])
+    const sock = net.connect(server.xmlPort, '127.0.0.1')
+    t.teardown(() => sock.destroy())
+    let stream = ''
+    sock.setEncoding('utf8')
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no final result: ${stream}`)), 20000)
+      sock.on('data', (d: string) => {
+        stream += d
+        if (/Leg="Destination">Connected to destination/.test(stream) || /Code="[3-6]\d\d"/.test(stream)) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    })
+    sock.write(request(init.uri('alice'), dest.uri('bob'), false, true))
+    await done
+    const docs = stream.split('</ClickToCall>').filter((d) => d.length > 0)
+    t.equal(docs.length, 5, 'five documents, no separator after </ClickToCall>')
+    for (const d of docs) t.match(d, /<\/Request>\r\n\r\n  <Response>\r\n/, 'blank line before <Response>, as the original')
+    t.match(docs[4], /    <Result Code="200" Leg="Destination">Connected to destination<\/Result>\r\n  <\/Response>\r\n$/)
+  })
+
+  t.test('the client leaves mid-call: the call goes on to its end', async (t) => {
+    const dest = await phone(t, 'destination.xml', ['-d', '500'])
+    const init = await phone(t, 'initiator.xml', ['-d', '500'])
+    const c = await XmlClient.connect(server.xmlPort)
+    c.write(request(init.uri('alice'), dest.uri('bob')))
+    await c.until((r) => r.length >= 1)
+    c.close()
+    t.equal((await init.exit).code, 0, 'the transfer completed without the client')
+    t.equal((await dest.exit).code, 0)
   })
 
   t.test('several requests on one connection, written in one packet', async (t) => {
