@@ -177,6 +177,18 @@ t.test('a client that vanishes mid-call: listeners removed, nothing thrown', asy
   t.equal(fe.connections, 0)
 })
 
+t.test('a half-closed (netcat-style) client still gets every result; the server closes after the final', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  const c = await XmlClient.connect(fe.port)
+  c.socket.end(REQUEST1)
+  await c.until((r) => r.length >= 1)
+  const call = calls.calls[0]!
+  call.push(180, 'Initiator', 'Ringing initiator')
+  call.push(486, 'Initiator', 'Failed to connect to initiator')
+  await new Promise<void>((resolve) => (c.closed ? resolve() : c.socket.once('close', () => resolve())))
+  t.same(c.summary(), ['100 In progress', '180 Initiator Ringing initiator', '486 Initiator Failed to connect to initiator'])
+})
+
 t.test('connections from outside XmlRpcAllow are refused', async (t) => {
   const { calls, fe } = await frontEnd(t, { allow: ['10.0.0.0/8'] })
   const c = await XmlClient.connect(fe.port)

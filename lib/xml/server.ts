@@ -54,6 +54,7 @@ class Connection {
   private readonly framer: RequestFramer
   private readonly subscriptions = new Map<CallHandle, (r: CallResult) => void>()
   private closed = false
+  private readEnded = false
 
   constructor(
     private readonly socket: net.Socket,
@@ -72,6 +73,12 @@ class Connection {
       })
     }
     socket.on('data', (chunk: string) => this.onData(chunk))
+    // a netcat-style client half-closes after writing its request: keep
+    // streaming results, and end our side once its calls are final
+    socket.on('end', () => {
+      this.readEnded = true
+      if (this.subscriptions.size === 0) socket.end()
+    })
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'XML connection error'))
     socket.on('close', () => this.onClose())
   }
@@ -129,6 +136,7 @@ class Connection {
     const l = this.subscriptions.get(call)
     if (l) call.off('result', l)
     this.subscriptions.delete(call)
+    if (this.readEnded && this.subscriptions.size === 0 && !this.socket.destroyed) this.socket.end()
   }
 
   private write(doc: string): void {
@@ -170,7 +178,7 @@ export async function createXmlFrontEnd(o: XmlFrontEndOptions): Promise<XmlFront
   const log = o.logger.child({ module: 'xml' })
   const allowed = allowList(o.allow)
   const conns = new Set<Connection>()
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const remote = socket.remoteAddress ?? ''
     if (!isAllowed(allowed, remote)) {
       log.warn({ remote }, 'XML connection refused: address not in XmlRpcAllow')
