@@ -12,14 +12,14 @@ import { createPhone, type Phone } from '../lib/phone'
 const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' })
 const SDP = 'v=0\r\no=ctc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 8000 RTP/AVP 0\r\na=inactive\r\n'
 
-async function stack(t: Tap.Test): Promise<SipStack> {
-  const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger })
+async function stack(t: any, noNotifyTimeoutMs?: number): Promise<SipStack> {
+  const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger, ...(noNotifyTimeoutMs ? { timers: { noNotifyTimeoutMs } } : {}) })
   t.teardown(() => s.close())
   return s
 }
 
-async function phone(t: Tap.Test, name: string, behaviour: 'answer' | 'busy' | 'no-answer' | 'reject-refer', followRefer = false): Promise<Phone> {
-  const p = await createPhone({ name, behaviour, followRefer, logger })
+async function phone(t: any, name: string, behaviour: 'answer' | 'busy' | 'no-answer' | 'reject-refer', followRefer = false, referStyle?: 'normal' | 'notify-before-202' | 'no-final-notify'): Promise<Phone> {
+  const p = await createPhone({ name, behaviour, followRefer, logger, ...(referStyle ? { referStyle } : {}) })
   t.teardown(() => p.close())
   return p
 }
@@ -157,6 +157,46 @@ t.test('REFER refused: response 603, end rejected', async (t) => {
   sub.on('response', (st: number) => (status = st))
   t.equal(await new Promise((resolve) => sub.on('end', resolve)), 'rejected')
   t.equal(status, 603)
+})
+
+t.test('REFER: a NOTIFY that comes before the 202 is taken', async (t) => {
+  const s = await stack(t)
+  const alice = await phone(t, 'alice', 'answer', true, 'notify-before-202')
+  const bob = await phone(t, 'bob', 'answer')
+  const r = await invite(s, alice.uri, { sdp: SDP }).outcome
+  await alice.waitFor('answered')
+  const sub = r.dialog!.refer({ referTo: bob.uri })
+  const seen: number[] = []
+  sub.on('notify', (f: { status: number }) => seen.push(f.status))
+  t.equal(await new Promise((resolve) => sub.on('end', resolve)), 'terminated')
+  t.same(seen, [100, 180, 200])
+  await r.dialog!.bye()
+})
+
+t.test('REFER: no final NOTIFY ends the subscription by timeout', async (t) => {
+  const s = await stack(t, 500)
+  const alice = await phone(t, 'alice', 'answer', true, 'no-final-notify')
+  const r = await invite(s, alice.uri, { sdp: SDP }).outcome
+  await alice.waitFor('answered')
+  const sub = r.dialog!.refer({ referTo: 'sip:nobody@127.0.0.1:9' })
+  const seen: number[] = []
+  sub.on('notify', (f: { status: number }) => seen.push(f.status))
+  t.equal(await new Promise((resolve) => sub.on('end', resolve)), 'timeout')
+  t.same(seen, [100])
+  await r.dialog!.bye()
+})
+
+t.test('a peer that vanished: the re-INVITE times out and the dialog ends, nothing hangs', async (t) => {
+  const s = await stack(t)
+  const gone = await createPhone({ name: 'gone', behaviour: 'answer', logger })
+  const r = await invite(s, gone.uri, { sdp: SDP }).outcome
+  await gone.waitFor('answered')
+  await gone.close()
+  const ended = new Promise((resolve) => r.dialog!.on('terminated', resolve))
+  const res = await r.dialog!.reinvite(SDP)
+  t.equal(res.status, 408)
+  t.equal(await ended, 'timeout')
+  t.equal(r.dialog!.state, 'terminated')
 })
 
 function udpAsk(port: number, text: string): Promise<string> {

@@ -17,6 +17,8 @@ export interface PhoneOptions {
   behaviour: PhoneBehaviour
   answerAfterMs?: number
   followRefer?: boolean
+  /** how a following phone reports a transfer: normally; a NOTIFY before its 202; never a final NOTIFY */
+  referStyle?: 'normal' | 'notify-before-202' | 'no-final-notify'
   logger: Logger
 }
 
@@ -117,9 +119,15 @@ export class Phone extends EventEmitter {
         refer.reject(603, 'Decline')
         return
       }
+      const style = this.options.referStyle ?? 'normal'
+      if (style === 'notify-before-202') void refer.notify(100, 'Trying', false)
       refer.accept()
+      if (style === 'no-final-notify') {
+        void refer.notify(100, 'Trying', false)
+        return
+      }
       void (async () => {
-        await refer.notify(100, 'Trying', false)
+        if (style === 'normal') await refer.notify(100, 'Trying', false)
         const call = this.stack.invite({ target: refer.referTo, from: { uri: this.uri, displayName: this.name }, sdp: this.sdp })
         call.on('progress', (status: number, reason: string) => {
           if (status >= 180) void refer.notify(status, reason, false)

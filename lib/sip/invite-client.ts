@@ -5,7 +5,8 @@
  * (Timer C style) that CANCELs and reports 408.
  */
 import { EventEmitter } from 'node:events'
-import * as sip from 'sip'
+import type * as sip from 'sip'
+import { parseSipUri } from './uri'
 import type { InviteOptions, OutgoingInvite } from './api'
 import { ALLOW, SUPPORTED, type Stack } from './stack'
 import { DialogImpl, newTag } from './dialog'
@@ -33,7 +34,7 @@ export class InviteClient extends EventEmitter implements OutgoingInvite {
     super()
     this.callId = `${randomToken(12)}@clicktocall`
     stack.clientInvites.set(this.callId, this)
-    const target = sip.parseUri(options.target)
+    const target = parseSipUri(options.target)
     if (!target || (target.schema !== 'sip' && target.schema !== 'sips')) {
       process.nextTick(() => this.fail(416, 'Unsupported URI Scheme'))
       return

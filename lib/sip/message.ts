@@ -44,6 +44,7 @@ export function parseParts(head: Buffer, body: Buffer): SipMessage {
   }
   if (!m || !m.headers) throw new SipParseError('not a SIP message')
   const h = m.headers
+  if (text.includes('[')) fixIpv6Vias(text, h)
   if (!Array.isArray(h.via) || h.via.length === 0 || !h.via[0].params) throw new SipParseError('no Via')
   if (!h['call-id'] || typeof h.cseq !== 'object' || !h.from || !h.to) throw new SipParseError('missing mandatory header')
   if (m.method && typeof m.uri !== 'string') throw new SipParseError('bad request line')
@@ -116,4 +117,27 @@ export function unquote(s: string | undefined): string | undefined {
   if (s === undefined || s === null) return undefined
   const m = /^"(.*)"$/.exec(s)
   return m ? m[1]!.replace(/\\(.)/g, '$1') : s
+}
+
+const VIA_ENTRY = /^\s*SIP\s*\/\s*(\d+\.\d+)\s*\/\s*(\S+)\s+(\[[0-9a-fA-F:.]+\]|[^\s;:]+)(?:\s*:\s*(\d+))?\s*((?:;[^;]*)*)$/
+
+/** The package's Via parser stops at the first ':' of an IPv6 reference: parse such Vias here. */
+function fixIpv6Vias(text: string, headers: Record<string, unknown>): void {
+  const vias: Array<Record<string, unknown>> = []
+  for (const line of text.split('\r\n')) {
+    const m = /^(?:via|v)\s*:(.*)$/i.exec(line)
+    if (!m) continue
+    for (const entry of m[1]!.split(',')) {
+      const v = VIA_ENTRY.exec(entry)
+      if (!v) return
+      const params: Record<string, string | null> = {}
+      for (const p of v[5]!.split(';').map((x) => x.trim()).filter(Boolean)) {
+        const eq = p.indexOf('=')
+        if (eq < 0) params[p.toLowerCase()] = null
+        else params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim()
+      }
+      vias.push({ version: v[1], protocol: v[2], host: v[3], ...(v[4] ? { port: Number(v[4]) } : {}), params })
+    }
+  }
+  if (vias.length > 0) headers.via = vias
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino'
 import type { InviteOptions, OutgoingInvite, SipCredentials, SipStack, SipStackOptions } from './api'
 import { Transports, type Protocol, type Remote } from './transport'
 import { authorize } from './digest'
+import { parseSipUri } from './uri'
 import { firstLine, makeResponse, newBranch, type SipMessage } from './message'
 import type { DialogImpl } from './dialog'
 import { InviteClient } from './invite-client'
@@ -73,7 +74,7 @@ export class Stack extends EventEmitter implements SipStack {
       T4: options.timers?.T4 ?? 5000,
       noNotifyTimeoutMs: options.timers?.noNotifyTimeoutMs ?? 60_000,
     }
-    this.outboundProxy = options.outboundProxy ? sip.parseUri(options.outboundProxy) : undefined
+    this.outboundProxy = options.outboundProxy ? parseSipUri(options.outboundProxy) : undefined
     this.transports = new Transports({
       address: options.address,
       port: options.port,
@@ -114,7 +115,7 @@ export class Stack extends EventEmitter implements SipStack {
   async resolveTarget(rq: SipMessage): Promise<Remote> {
     const routes = rq.headers.route as Array<{ uri: sip.SipUri | string }> | undefined
     const first = routes && routes.length > 0 ? routes[0]!.uri : rq.uri!
-    const uri = typeof first === 'string' ? sip.parseUri(first) : first
+    const uri = typeof first === 'string' ? parseSipUri(first) : first
     if (!uri) throw new Error(`cannot route to ${String(first)}`)
     const transport = (uri.params?.transport ?? (uri.schema === 'sips' ? 'tls' : 'udp')).toUpperCase()
     if (transport !== 'UDP' && transport !== 'TCP' && transport !== 'TLS') throw new Error(`unsupported transport ${transport}`)
@@ -234,7 +235,7 @@ export class Stack extends EventEmitter implements SipStack {
       return
     }
     const via = m.headers.via[0]
-    if (via.host !== remote.address) via.params.received = remote.address
+    if (String(via.host).replace(/^\[(.*)\]$/, '$1') !== remote.address) via.params.received = remote.address
     if ('rport' in via.params) via.params.rport = String(remote.port)
     if (m.method === 'ACK') {
       const st = this.tl.getServer(m)
