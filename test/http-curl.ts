@@ -101,10 +101,18 @@ t.test('HTTP interface', async (t) => {
     t.same(snap!.results.map((x) => x.code), [100, 486])
   })
 
-  t.test('Digest with curl: 200', async (t) => {
+  t.test('Digest with curl: 200 with both challenges; SHA-256 only and MD5 only servers', async (t) => {
     const r = await curl(['--digest', '-u', `admin:${PW}`, `http://127.0.0.1:${auth.httpPort}/clicktocall.html?initiator=sip:a@127.0.0.1:9&destination=1`])
     t.equal(r.status, 200)
     t.match(r.body, 'Initiating ClickToCall')
+    t.match(r.headers, /X-Auth-Scheme: Digest (SHA-256|MD5)/)
+    for (const alg of ['SHA-256', 'MD5'] as const) {
+      const only = await startTestServer({ httpAuth: true, httpAuthPwd: PW, httpPort: 5095, httpDigestAlgorithms: [alg] })
+      t.teardown(() => only.close())
+      const x = await curl(['--digest', '-u', `admin:${PW}`, `http://127.0.0.1:${only.httpPort}/clicktocall.html?initiator=sip:a@127.0.0.1:9&destination=1`])
+      t.equal(x.status, 200, `curl --digest against a ${alg}-only server`)
+      t.match(x.headers, `X-Auth-Scheme: Digest ${alg}`)
+    }
   })
 
   t.test('Digest MD5 and SHA-256 computed by hand: 200; nc replay refused; uri mismatch refused', async (t) => {

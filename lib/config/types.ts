@@ -34,6 +34,7 @@ export interface Config {
   xmlRpcMaxRequestSize: number
   httpBindAddress: string
   httpAuthBasic: boolean
+  httpDigestAlgorithms: Array<'SHA-256' | 'MD5'>
   resultCacheTime: number
   initiatorRingTimeout: number
   destinationRingTimeout: number

@@ -85,3 +85,10 @@ export function header(value: string): { name: string; value: string } {
   if (/[\r\n]/.test(value)) throw new Error('a header may not contain line breaks')
   return { name: m[1]!, value: m[2]! }
 }
+
+export function digestAlgorithms(value: string): Array<'SHA-256' | 'MD5'> {
+  const out = list(value).map((x) => x.toUpperCase())
+  if (out.length === 0) throw new Error('at least one of SHA-256, MD5')
+  for (const a of out) if (a !== 'SHA-256' && a !== 'MD5') throw new Error(`"${a}" is not SHA-256 or MD5`)
+  return out as Array<'SHA-256' | 'MD5'>
+}

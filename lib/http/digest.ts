@@ -15,6 +15,8 @@ export interface DigestOptions {
   username: string
   password: string
   nonceTtlMs: number
+  /** algorithms offered, in order of preference (default SHA-256, MD5) */
+  algorithms?: DigestAlgorithm[]
   /** most nonces whose nc is remembered */
   maxTrackedNonces?: number
 }
@@ -81,7 +83,7 @@ export class DigestAuth {
   /** WWW-Authenticate values: SHA-256 first, then MD5. */
   challenges(stale = false): string[] {
     const nonce = this.newNonce()
-    return (['SHA-256', 'MD5'] as const).map(
+    return (this.o.algorithms ?? ['SHA-256', 'MD5']).map(
       (alg) => `Digest realm="${this.o.realm}", qop="auth", algorithm=${alg}, nonce="${nonce}"${stale ? ', stale=true' : ''}`,
     )
   }
@@ -91,7 +93,7 @@ export class DigestAuth {
     const username = p.username
     const fail = (reason: string, stale = false): DigestVerdict => ({ ok: false, stale, reason, ...(username ? { username } : {}) })
     const alg = (p.algorithm ?? 'MD5').toUpperCase()
-    if (alg !== 'MD5' && alg !== 'SHA-256') return fail(`unsupported algorithm ${alg}`)
+    if (!(this.o.algorithms ?? ['SHA-256', 'MD5']).includes(alg as DigestAlgorithm)) return fail(`algorithm ${alg} not offered`)
     const algorithm = alg as DigestAlgorithm
     if (!p.nonce || !p.response || !p.uri || !username) return fail('incomplete Digest credentials')
     if (p.realm !== this.o.realm) return fail('wrong realm')

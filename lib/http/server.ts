@@ -23,6 +23,8 @@ export interface HttpFrontEndOptions {
   password: string
   /** accept Basic credentials (the original's clients send them) */
   basicAllowed: boolean
+  /** Digest algorithms offered, in order (default SHA-256, MD5) */
+  digestAlgorithms?: Array<'SHA-256' | 'MD5'>
   realm?: string
   nonceTtlMs?: number
   /** authentication failures from one address (in a minute) before it gets 429 for the rest of it */
@@ -41,7 +43,7 @@ const USER = 'admin'
 export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFrontEnd> {
   const log = o.logger.child({ module: 'http' })
   const realm = o.realm ?? os.hostname()
-  const digest = new DigestAuth({ realm, username: USER, password: o.password, nonceTtlMs: o.nonceTtlMs ?? 300_000 })
+  const digest = new DigestAuth({ realm, username: USER, password: o.password, nonceTtlMs: o.nonceTtlMs ?? 300_000, ...(o.digestAlgorithms ? { algorithms: o.digestAlgorithms } : {}) })
   const throttle = new FailureThrottle(o.maxAuthFailures ?? 5)
 
   const send = (res: http.ServerResponse, status: number, body: string, headers: Record<string, string | string[]> = {}, type = 'text/html'): void => {
@@ -81,6 +83,7 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
     if (verdict.ok) {
       throttle.succeed(remote)
       log.debug({ remote, scheme: verdict.scheme }, 'HTTP client authenticated')
+      res.setHeader('X-Auth-Scheme', verdict.scheme)
       return true
     }
     if (header && !verdict.stale) throttle.fail(remote)

@@ -129,6 +129,7 @@ export async function startServer(
         auth: config.httpAuth,
         password: config.httpAuthPwd,
         basicAllowed: config.httpAuthBasic,
+        digestAlgorithms: config.httpDigestAlgorithms,
         ...(overrides.nonceTtlMs ? { nonceTtlMs: overrides.nonceTtlMs } : {}),
         ...(overrides.maxAuthFailures ? { maxAuthFailures: overrides.maxAuthFailures } : {}),
         version,
