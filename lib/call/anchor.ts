@@ -21,7 +21,7 @@ import { Texts } from './texts'
 import { refusingAnswer, type SdpOrigin } from './sdp'
 import { userOf } from './uri'
 import type { FlowContext } from './context'
-import { hangUp, type CallMedia } from './flow'
+import { hangUp, placeLeg, type CallMedia } from './flow'
 
 export function startAnchored(call: Call, ctx: FlowContext, media: CallMedia): void {
   call.setState(CallState.CallingDestination, { target: call.translatedDestination, fallback: call.fellBack })
@@ -30,19 +30,7 @@ export function startAnchored(call: Call, ctx: FlowContext, media: CallMedia): v
     from: { uri: ctx.identity, displayName: `Click-To-Call: ${userOf(call.translatedInitiator)}` },
     ringTimeoutMs: ctx.destinationRingTimeoutMs,
   })
-  call.destination.invite = invite
-  invite.on('progress', (status: number) => {
-    if (status < 180 || call.destination.ringingReported || call.ended) return
-    call.setState(CallState.RingingDestination, { status })
-    call.reportRinging(call.destination, Texts.ringingDestination)
-  })
-  invite.on('failed', (status: number, reason: string) => {
-    call.destination.invite = undefined
-    call.log.info({ status, reason }, 'destination leg failed')
-    call.report(status, 'Destination', Texts.failedDestination)
-    call.setState(CallState.Failed, { leg: 'Destination', code: status })
-    void hangUp(call, 'destination failed')
-  })
+  placeLeg(call, call.destination, invite, CallState.RingingDestination)
   invite.on('answered', (dialogD: Dialog, offer: string | undefined) => {
     call.destination.invite = undefined
     call.destination.dialog = dialogD

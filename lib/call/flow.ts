@@ -4,7 +4,7 @@
  * every path ends with.
  */
 import { Call, type LegState } from './call'
-import type { Dialog } from '../sip/api'
+import type { Dialog, OutgoingInvite } from '../sip/api'
 import { CallState } from './state'
 import { Texts } from './texts'
 import { SdpOrigin } from './sdp'
@@ -40,19 +40,7 @@ export function runCall(call: Call, ctx: FlowContext): void {
     headers: ctx.initiatorHeaders,
     ringTimeoutMs: ctx.initiatorRingTimeoutMs,
   })
-  call.initiator.invite = invite
-  invite.on('progress', (status: number) => {
-    if (status < 180 || call.initiator.ringingReported || call.ended) return
-    call.setState(CallState.RingingInitiator, { status })
-    call.reportRinging(call.initiator, Texts.ringingInitiator)
-  })
-  invite.on('failed', (status: number, reason: string) => {
-    call.initiator.invite = undefined
-    call.log.info({ status, reason }, 'initiator leg failed')
-    call.report(status, 'Initiator', Texts.failedInitiator)
-    call.setState(CallState.Failed, { leg: 'Initiator', code: status })
-    hangUp(call, 'initiator failed')
-  })
+  placeLeg(call, call.initiator, invite, CallState.RingingInitiator)
   invite.on('answered', (dialog: Dialog) => {
     call.initiator.invite = undefined
     call.initiator.dialog = dialog
@@ -66,6 +54,32 @@ export function runCall(call: Call, ctx: FlowContext): void {
     call.setState(CallState.InitiatorConnected)
     if (call.anchor) startAnchored(call, ctx, media)
     else startReferral(call, ctx, media)
+  })
+}
+
+const LEG_TEXTS = {
+  Initiator: { ringing: Texts.ringingInitiator, failed: Texts.failedInitiator },
+  Destination: { ringing: Texts.ringingDestination, failed: Texts.failedDestination },
+} as const
+
+/**
+ * Follow the INVITE of one leg: report its first 18x as ringing, and a
+ * failure as that leg's final result (then hang up the rest). The caller
+ * handles 'answered'.
+ */
+export function placeLeg(call: Call, leg: LegState, invite: OutgoingInvite, ringing: CallState): void {
+  leg.invite = invite
+  invite.on('progress', (status: number) => {
+    if (status < 180 || leg.ringingReported || call.ended) return
+    call.setState(ringing, { status })
+    call.reportRinging(leg, LEG_TEXTS[leg.name].ringing)
+  })
+  invite.on('failed', (status: number, reason: string) => {
+    leg.invite = undefined
+    call.log.info({ status, reason, leg: leg.name }, 'leg failed')
+    call.report(status, leg.name, LEG_TEXTS[leg.name].failed)
+    call.setState(CallState.Failed, { leg: leg.name, code: status })
+    void hangUp(call, `${leg.name.toLowerCase()} failed`)
   })
 }
 
