@@ -8,7 +8,12 @@ import t from 'tap'
 import { EventEmitter } from 'node:events'
 import pino from 'pino'
 import type { CallHandle, CallRequest, CallResult, CallService, StartOutcome } from '../lib/call/api'
-import { createXmlFrontEnd, RequestFramer, parseRequest, renderResult } from '../lib/xml'
+import { createXmlFrontEnd, RequestFramer, parseRequest, renderResult, type XmlFrontEndOptions } from '../lib/xml'
+import tls from 'node:tls'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { XmlClient } from './helpers/xml-client'
 
 const logger = pino({ level: 'silent' })
@@ -53,9 +58,9 @@ class ScriptedCalls implements CallService {
   }
 }
 
-async function frontEnd(t: any, extra: { maxRequestSize?: number; allow?: string[] } = {}) {
+async function frontEnd(t: any, extra: Partial<XmlFrontEndOptions> = {}) {
   const calls = new ScriptedCalls()
-  const fe = await createXmlFrontEnd({ calls, port: 0, host: '127.0.0.1', allow: extra.allow ?? ['127.0.0.0/8'], maxRequestSize: extra.maxRequestSize ?? 65536, logger })
+  const fe = await createXmlFrontEnd({ calls, port: 0, host: '127.0.0.1', allow: ['127.0.0.0/8'], maxRequestSize: 65536, logger, ...extra })
   t.teardown(() => fe.close())
   return { calls, fe }
 }
@@ -199,6 +204,54 @@ t.test('connections from outside XmlRpcAllow are refused', async (t) => {
   await new Promise<void>((resolve) => c.socket.once('close', () => resolve()))
   t.equal(calls.requests.length, 0)
   t.equal(c.docs.length, 0)
+})
+
+t.test('limits: calls per connection (503), requests per minute per address (429)', async (t) => {
+  const { calls, fe } = await frontEnd(t, { maxCallsPerConnection: 1, rateLimit: 3 })
+  const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
+  c.write(REQUEST1 + REQUEST1)
+  await c.until((r) => r.length >= 2)
+  t.same(c.results.map((r) => [r.code, r.text]), [[100, 'In progress'], [503, 'Too many calls in progress on this connection']])
+  calls.calls[0]!.push(486, 'Initiator', 'Failed to connect to initiator')
+  c.write(REQUEST1 + REQUEST1)
+  await c.until((r) => r.length >= 5)
+  t.same(c.results.slice(3).map((r) => r.code), [100, 429], 'the fourth request in a minute is refused')
+})
+
+t.test('idle connections are closed; connections with calls in progress are not', async (t) => {
+  const { fe } = await frontEnd(t, { idleTimeoutMs: 150 })
+  const idle = await XmlClient.connect(fe.port)
+  const busy = await XmlClient.connect(fe.port)
+  t.teardown(() => busy.close())
+  busy.write(REQUEST1)
+  await busy.until((r) => r.length >= 1)
+  await new Promise<void>((resolve) => idle.socket.once('close', () => resolve()))
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(busy.closed, false, 'a connection waiting for results stays open')
+})
+
+t.test('TLS on the XML port', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-xtls-'))
+  const key = path.join(dir, 'key.pem')
+  const cert = path.join(dir, 'cert.pem')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' })
+  const { fe } = await frontEnd(t, { tls: { certFile: cert, keyFile: key } })
+  const got = await new Promise<string>((resolve, reject) => {
+    let text = ''
+    const s = tls.connect({ port: fe.port, host: '127.0.0.1', rejectUnauthorized: false }, () => s.write(REQUEST1))
+    s.setEncoding('utf8')
+    s.on('data', (d: string) => {
+      text += d
+      if (text.includes('</ClickToCall>')) {
+        s.destroy()
+        resolve(text)
+      }
+    })
+    s.on('error', reject)
+  })
+  t.equal(got, RESULT1)
+  await t.rejects(frontEnd(t, { tls: { certFile: '/nonexistent', keyFile: key } }), { code: 'CTC_ERR_CONFIG' })
 })
 
 t.test('framer and parser units', async (t) => {

@@ -32,6 +32,12 @@ export interface Config {
   xmlRpcBindAddress: string
   xmlRpcAllow: string[]
   xmlRpcMaxRequestSize: number
+  xmlRpcMaxConnections: number
+  xmlRpcMaxCallsPerConnection: number
+  xmlRpcRateLimit: number
+  xmlRpcIdleTimeout: number
+  xmlRpcTlsCertificate: string
+  xmlRpcTlsPrivateKey: string
   httpBindAddress: string
   httpAuthBasic: boolean
   httpDigestAlgorithms: Array<'SHA-256' | 'MD5'>

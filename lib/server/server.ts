@@ -116,6 +116,13 @@ export async function startServer(
         host: config.xmlRpcBindAddress,
         allow: config.xmlRpcAllow,
         maxRequestSize: config.xmlRpcMaxRequestSize,
+        maxConnections: config.xmlRpcMaxConnections,
+        maxCallsPerConnection: config.xmlRpcMaxCallsPerConnection,
+        rateLimit: config.xmlRpcRateLimit,
+        idleTimeoutMs: config.xmlRpcIdleTimeout * 1000,
+        ...(config.xmlRpcTlsCertificate && config.xmlRpcTlsPrivateKey
+          ? { tls: { certFile: config.xmlRpcTlsCertificate, keyFile: config.xmlRpcTlsPrivateKey } }
+          : {}),
         logger,
       })
       opened.push(xml)

@@ -5,12 +5,15 @@
  * vanishes does not stop its calls; a client that does not read is cut off.
  */
 import net from 'node:net'
+import tls from 'node:tls'
+import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import type { CallHandle, CallResult, CallService } from '../call/api'
-import { BindError } from '../errors'
+import { BindError, ConfigError } from '../errors'
 import { RequestFramer } from './framer'
 import { parseRequest } from './request'
 import { renderResult, type RenderedResult } from './render'
+import { RateLimiter } from './rate'
 
 export interface XmlFrontEndOptions {
   calls: CallService
@@ -25,6 +28,12 @@ export interface XmlFrontEndOptions {
   idleTimeoutMs?: number
   /** cut off a client with this many bytes not yet read */
   maxPendingBytes?: number
+  /** most calls in progress on one connection; more get 503 */
+  maxCallsPerConnection?: number
+  /** most requests per minute from one address (0 = none); more get 429 */
+  rateLimit?: number
+  /** TLS on the XML port */
+  tls?: { certFile: string; keyFile: string }
   logger: Logger
 }
 
@@ -60,6 +69,7 @@ class Connection {
     private readonly socket: net.Socket,
     private readonly o: XmlFrontEndOptions,
     private readonly log: Logger,
+    private readonly limiter: RateLimiter,
   ) {
     this.framer = new RequestFramer(o.maxRequestSize)
     socket.setEncoding('utf8')
@@ -107,6 +117,16 @@ class Connection {
     if (!parsed.ok) {
       this.log.info({ error: parsed.text, detail: parsed.detail }, 'bad XML request')
       this.write(renderResult(text, { code: 400, text: parsed.text }))
+      return
+    }
+    if (!this.limiter.take(this.socket.remoteAddress ?? '')) {
+      this.log.warn('XML request refused: rate limit (XmlRpcRateLimit)')
+      this.write(renderResult(text, { code: 429, text: 'Too many requests' }))
+      return
+    }
+    if (this.subscriptions.size >= (this.o.maxCallsPerConnection ?? 32)) {
+      this.log.warn({ calls: this.subscriptions.size }, 'XML request refused: too many calls on this connection')
+      this.write(renderResult(text, { code: 503, text: 'Too many calls in progress on this connection' }))
       return
     }
     const { initiator, destination, anchor } = parsed.request
@@ -178,7 +198,8 @@ export async function createXmlFrontEnd(o: XmlFrontEndOptions): Promise<XmlFront
   const log = o.logger.child({ module: 'xml' })
   const allowed = allowList(o.allow)
   const conns = new Set<Connection>()
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+  const limiter = new RateLimiter(o.rateLimit ?? 0)
+  const onSocket = (socket: net.Socket): void => {
     const remote = socket.remoteAddress ?? ''
     if (!isAllowed(allowed, remote)) {
       log.warn({ remote }, 'XML connection refused: address not in XmlRpcAllow')
@@ -187,10 +208,21 @@ export async function createXmlFrontEnd(o: XmlFrontEndOptions): Promise<XmlFront
     }
     const clog = log.child({ remote: `${remote}:${socket.remotePort}` })
     clog.debug('XML connection accepted')
-    const c = new Connection(socket, o, clog)
+    const c = new Connection(socket, o, clog, limiter)
     conns.add(c)
     socket.on('close', () => conns.delete(c))
-  })
+  }
+  let creds: { cert: Buffer; key: Buffer } | undefined
+  if (o.tls) {
+    try {
+      creds = { cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) }
+    } catch (err) {
+      throw new ConfigError(`XmlRpcTLSCertificate/XmlRpcTLSPrivateKey: ${(err as Error).message}`)
+    }
+  }
+  const server: net.Server = creds
+    ? tls.createServer({ ...creds, allowHalfOpen: true }, onSocket)
+    : net.createServer({ allowHalfOpen: true }, onSocket)
   server.maxConnections = o.maxConnections ?? 256
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new BindError('XML requests', o.host, o.port, err)))
@@ -198,7 +230,7 @@ export async function createXmlFrontEnd(o: XmlFrontEndOptions): Promise<XmlFront
   })
   server.on('error', (err) => log.error({ err: err.message }, 'XML listener error'))
   const port = (server.address() as net.AddressInfo).port
-  log.info({ port, host: o.host || '*', allow: o.allow }, 'XML interface listening')
+  log.info({ port, host: o.host || '*', allow: o.allow, tls: Boolean(o.tls) }, 'XML interface listening')
   return {
     port,
     get connections() {
