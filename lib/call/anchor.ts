@@ -38,8 +38,9 @@ export function startAnchored(call: Call, ctx: FlowContext, media: CallMedia): v
       if (reason === 'local-bye' || call.ended) return
       call.log.info({ reason, state: call.state }, 'destination left')
       if (!call.reportedFinal) {
-        call.report(603, 'Destination', Texts.failedDestination)
-        call.setState(CallState.Failed, { code: 603 })
+        const code = reason === 'timeout' ? 408 : 603
+        call.report(code, 'Destination', Texts.failedDestination)
+        call.setState(CallState.Failed, { code })
       }
       void hangUp(call, 'destination hung up')
     })

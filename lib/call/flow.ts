@@ -107,8 +107,9 @@ function onInitiatorGone(call: Call, reason: string): void {
     default:
       break
   }
-  if (!call.reportedFinal) failCurrentLeg(call, 603)
-  hangUp(call, 'initiator hung up')
+  // a BYE is a hang-up (603, as the original); a dead peer (no answer to a request) is a 408
+  if (!call.reportedFinal) failCurrentLeg(call, reason === 'timeout' ? 408 : 603)
+  void hangUp(call, reason === 'timeout' ? 'initiator vanished' : 'initiator hung up')
 }
 
 /** Report the failure on the leg the call is working on. */

@@ -18,7 +18,9 @@ export interface PhoneOptions {
   answerAfterMs?: number
   followRefer?: boolean
   /** how a following phone reports a transfer: normally; a NOTIFY before its 202; never a final NOTIFY */
-  referStyle?: 'normal' | 'notify-before-202' | 'no-final-notify'
+  referStyle?: 'normal' | 'notify-before-202' | 'no-final-notify' | 'bye-after-202' | 'bye-silent'
+  /** hang up this long after answering */
+  hangUpAfterMs?: number
   logger: Logger
 }
 
@@ -103,6 +105,11 @@ export class Phone extends EventEmitter {
     this.dialogs.push(dialog)
     this.record({ type: 'answered' })
     this.watch(dialog)
+    if (this.options.hangUpAfterMs !== undefined) {
+      setTimeout(() => {
+        if (dialog.state === 'confirmed') void dialog.bye()
+      }, this.options.hangUpAfterMs).unref()
+    }
   }
 
   private watch(dialog: Dialog): void {
@@ -122,12 +129,14 @@ export class Phone extends EventEmitter {
       const style = this.options.referStyle ?? 'normal'
       if (style === 'notify-before-202') void refer.notify(100, 'Trying', false)
       refer.accept()
+      if (style === 'bye-after-202' || style === 'bye-silent') void dialog.bye()
+      if (style === 'bye-silent') return
       if (style === 'no-final-notify') {
         void refer.notify(100, 'Trying', false)
         return
       }
       void (async () => {
-        if (style === 'normal') await refer.notify(100, 'Trying', false)
+        if (style !== 'notify-before-202') await refer.notify(100, 'Trying', false)
         const call = this.stack.invite({ target: refer.referTo, from: { uri: this.uri, displayName: this.name }, sdp: this.sdp })
         call.on('progress', (status: number, reason: string) => {
           if (status >= 180) void refer.notify(status, reason, false)

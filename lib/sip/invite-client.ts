@@ -82,10 +82,10 @@ export class InviteClient extends EventEmitter implements OutgoingInvite {
   private onResponse(rs: SipMessage): void {
     const status = rs.status!
     if (status < 200) {
-      if (this.final) return
       // any provisional lets a wanted CANCEL go (RFC 3261 §9.1)
       this.provisional = true
       if (this.cancelWanted) this.sendCancel()
+      if (this.final) return
       this.emit('progress', status, rs.reason ?? '')
       return
     }
@@ -173,7 +173,14 @@ export class InviteClient extends EventEmitter implements OutgoingInvite {
   cancel(): void {
     if (this.final || this.cancelWanted) return
     this.cancelWanted = true
-    if (this.provisional) this.sendCancel()
+    if (this.provisional) {
+      this.sendCancel()
+      return
+    }
+    // nothing heard yet: a CANCEL may not be sent before a provisional response
+    // (RFC 3261 §9.1); report the failure now, CANCEL if one comes later, and
+    // ACK+BYE a late 2xx
+    this.fail(this.timedOut ? 408 : 487, this.timedOut ? 'Request Timeout' : 'Request Terminated')
   }
 
   private sendCancel(): void {
