@@ -169,8 +169,12 @@ export async function startServer(
       close(timeoutMs = 5000): Promise<void> {
         closing ??= (async () => {
           logger.info({ calls: calls.liveCount }, 'shutting down')
-          await Promise.allSettled([xml?.close(), http?.close()])
+          // listeners close at once; open XML connections still get the final results
+          xml?.stopAccepting()
+          await http?.close()
           await calls.close(timeoutMs)
+          await new Promise((r) => setImmediate(r))
+          await xml?.close()
           await sip.close()
           logger.info('stopped')
         })()

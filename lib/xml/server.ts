@@ -40,6 +40,9 @@ export interface XmlFrontEndOptions {
 export interface XmlFrontEnd {
   readonly port: number
   readonly connections: number
+  /** stop taking connections; open ones keep receiving results */
+  stopAccepting(): void
+  /** stop taking connections and end the open ones */
   close(): Promise<void>
 }
 
@@ -236,10 +239,26 @@ export async function createXmlFrontEnd(o: XmlFrontEndOptions): Promise<XmlFront
     get connections() {
       return conns.size
     },
+    stopAccepting: () => {
+      if (server.listening) server.close()
+    },
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve())
         for (const c of conns) c.end()
+        if (server.listening) server.close(() => resolve())
+        else if (conns.size === 0) resolve()
+        else {
+          const t = setInterval(() => {
+            if (conns.size === 0) {
+              clearInterval(t)
+              resolve()
+            }
+          }, 20)
+          setTimeout(() => {
+            clearInterval(t)
+            resolve()
+          }, 1500).unref()
+        }
       }),
   }
 }
