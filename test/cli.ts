@@ -99,3 +99,19 @@ t.test('a taken port is a clear start-up error (exit 69)', async (t) => {
   t.equal(r.code, 69)
   t.match(r.stderr, /cannot listen for XML requests on 127\.0\.0\.1:\d+/)
 })
+
+t.test('HttpAuth on without a password refuses to start; HttpAuth off beyond loopback warns loudly', async (t) => {
+  const nopw = conf('nopw.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 0\nHttpAuth = enable\nHttpAuthPwd =\nLogFilename =\n')
+  // HttpPort 0: the HTTP interface is off, so no password is needed
+  t.equal((await run(['--check-config', '-c', nopw])).code, 0)
+  const nopw2 = conf('nopw2.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 58095\nHttpAuth = enable\nHttpAuthPwd =\nLogFilename =\n')
+  const r = await run(['-c', nopw2])
+  t.equal(r.code, 78)
+  t.match(r.stderr, /HttpAuth is on but HttpAuthPwd is blank/)
+  // the warning itself: tested on the rule (binding beyond loopback is not done in tests)
+  const { exposureWarning } = await import('../lib/http/server')
+  t.match(exposureWarning('', false), /WITHOUT authentication/)
+  t.match(exposureWarning('0.0.0.0', false), /WITHOUT authentication/)
+  t.equal(exposureWarning('127.0.0.1', false), undefined)
+  t.equal(exposureWarning('', true), undefined)
+})

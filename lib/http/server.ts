@@ -40,6 +40,13 @@ export interface HttpFrontEnd {
 
 const USER = 'admin'
 
+/** The loud warning for an HTTP port beyond loopback without authentication, if it applies. */
+export function exposureWarning(host: string, auth: boolean): string | undefined {
+  const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host)
+  if (auth || loopback) return undefined
+  return 'HTTP interface listens beyond loopback WITHOUT authentication: anyone who reaches it can place calls (set HttpAuth = enable)'
+}
+
 export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFrontEnd> {
   const log = o.logger.child({ module: 'http' })
   const realm = o.realm ?? os.hostname()
@@ -161,10 +168,8 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
   })
   server.on('error', (err) => log.error({ err: err.message }, 'HTTP listener error'))
   const port = (server.address() as { port: number }).port
-  const loopback = o.host === '127.0.0.1' || o.host === '::1' || o.host === 'localhost'
-  if (!o.auth && !loopback) {
-    log.warn({ host: o.host || '*', port }, 'HTTP interface listens beyond loopback WITHOUT authentication: anyone who reaches it can place calls (set HttpAuth)')
-  }
+  const warning = exposureWarning(o.host, o.auth)
+  if (warning) log.warn({ host: o.host || '*', port }, warning)
   log.info({ port, host: o.host || '*', auth: o.auth, basic: o.auth && o.basicAllowed }, 'HTTP interface listening')
   return {
     port,

@@ -163,7 +163,14 @@ export async function startServer(
       http,
       reload(next: Config): void {
         const t = compileRules(next.translationRules)
-        calls.reconfigure({ ...flowSettings(next, overrides), translate: translatorFn(t) })
+        calls.reconfigure({ ...flowSettings(next, overrides), translate: translatorFn(t), maxCalls: overrides.maxCalls ?? next.maxCalls })
+        xml?.reconfigure({
+          maxRequestSize: next.xmlRpcMaxRequestSize,
+          maxCallsPerConnection: next.xmlRpcMaxCallsPerConnection,
+          rateLimit: next.xmlRpcRateLimit,
+          idleTimeoutMs: next.xmlRpcIdleTimeout * 1000,
+          maxConnections: next.xmlRpcMaxConnections,
+        })
         logger.info({ rules: next.translationRules.length }, 'configuration reloaded')
       },
       close(timeoutMs = 5000): Promise<void> {

@@ -20,7 +20,11 @@ export class RequestFramer {
   private scan = 0
   private prologEnd = -1
 
-  constructor(private readonly maxRequestSize: number) {}
+  constructor(private readonly maxRequestSize: number | (() => number)) {}
+
+  private get max(): number {
+    return typeof this.maxRequestSize === 'number' ? this.maxRequestSize : this.maxRequestSize()
+  }
 
   /** Feed text; returns the complete requests (and errors) found. */
   push(chunk: string): FrameEvent[] {
@@ -49,7 +53,7 @@ export class RequestFramer {
         // find the root's initial tag, skipping <?xml ...?>, <!-- ... --> before it
         const found = this.findRoot()
         if (found === 'wait') {
-          if (this.buf.length > this.maxRequestSize) return this.overflow(out)
+          if (this.buf.length > this.max) return this.overflow(out)
           break
         }
         if (found.endsWith('/')) {
@@ -65,12 +69,12 @@ export class RequestFramer {
       }
       const end = this.buf.indexOf(this.closing, Math.max(this.scan, 0))
       if (end < 0) {
-        if (this.buf.length > this.maxRequestSize) return this.overflow(out)
+        if (this.buf.length > this.max) return this.overflow(out)
         this.scan = Math.max(0, this.buf.length - this.closing.length + 1)
         break
       }
       const stop = end + this.closing.length
-      if (stop > this.maxRequestSize) return this.overflow(out)
+      if (stop > this.max) return this.overflow(out)
       out.push({ kind: 'request', text: this.buf.slice(0, stop) })
       this.buf = this.buf.slice(stop)
       this.start = -1

@@ -6,7 +6,7 @@ export class RateLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>()
 
   constructor(
-    private readonly perMinute: number,
+    public perMinute: number,
     private readonly maxEntries = 10_000,
   ) {}
 

@@ -40,6 +40,8 @@ export interface XmlFrontEndOptions {
 export interface XmlFrontEnd {
   readonly port: number
   readonly connections: number
+  /** new limits (SIGHUP): request size, calls per connection, rate, idle timeout */
+  reconfigure(limits: Partial<Pick<XmlFrontEndOptions, 'maxRequestSize' | 'maxCallsPerConnection' | 'rateLimit' | 'idleTimeoutMs' | 'maxConnections'>>): void
   /** stop taking connections; open ones keep receiving results */
   stopAccepting(): void
   /** stop taking connections and end the open ones */
@@ -74,7 +76,7 @@ class Connection {
     private readonly log: Logger,
     private readonly limiter: RateLimiter,
   ) {
-    this.framer = new RequestFramer(o.maxRequestSize)
+    this.framer = new RequestFramer(() => this.o.maxRequestSize)
     socket.setEncoding('utf8')
     socket.setNoDelay(true)
     if (o.idleTimeoutMs) {
@@ -197,7 +199,9 @@ function toRendered(r: CallResult): RenderedResult {
   }
 }
 
-export async function createXmlFrontEnd(o: XmlFrontEndOptions): Promise<XmlFrontEnd> {
+export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<XmlFrontEnd> {
+  // one mutable copy shared by all connections, so reconfigure() reaches them
+  const o: XmlFrontEndOptions = { ...options }
   const log = o.logger.child({ module: 'xml' })
   const allowed = allowList(o.allow)
   const conns = new Set<Connection>()
@@ -238,6 +242,11 @@ export async function createXmlFrontEnd(o: XmlFrontEndOptions): Promise<XmlFront
     port,
     get connections() {
       return conns.size
+    },
+    reconfigure: (limits) => {
+      Object.assign(o, limits)
+      if (limits.rateLimit !== undefined) limiter.perMinute = limits.rateLimit
+      if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections
     },
     stopAccepting: () => {
       if (server.listening) server.close()
