@@ -1,6 +1,6 @@
 /** Command-line parsing: our long options, and the original's `-name value` settings. */
 export interface CliArgs {
-  command: 'run' | 'check-config' | 'translate' | 'help' | 'version'
+  command: 'run' | 'check-config' | 'translate' | 'help' | 'version' | 'demo'
   config: string | undefined
   logLevel: string | undefined
   address: string | undefined
@@ -72,6 +72,8 @@ export function parseArgs(argv: string[]): CliArgs {
       out.address = rest[1]
       if (out.command === 'translate' && out.address === undefined) throw new UsageError('translate needs an ADDRESS')
       if (rest.length > 2) throw new UsageError(`unexpected argument "${rest[2]}"`)
+    } else if (rest[0] === 'demo') {
+      out.command = 'demo'
     } else if (rest[0] === 'check-config') {
       if (out.command === 'run') out.command = 'check-config'
     } else {
@@ -84,6 +86,7 @@ export function parseArgs(argv: string[]): CliArgs {
 export const HELP = `Usage: clicktocall [options]              run the server
        clicktocall --check-config [options] check the configuration and exit
        clicktocall translate ADDRESS [opts]  show how ADDRESS is translated
+       clicktocall demo                      place two calls between simulated phones
 
 Options:
   -c, --config FILE      configuration file (default: ./clicktocall.config,

@@ -47,6 +47,10 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
     out(`clicktocall ${version}`)
     return ExitCode.OK
   }
+  if (args.command === 'demo') {
+    const { runDemo } = await import('../demo')
+    return runDemo(out)
+  }
   let loaded: { config: Config; warnings: string[] }
   try {
     loaded = load(args, err)

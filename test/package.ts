@@ -1,0 +1,77 @@
+/**
+ * The package as an operator installs it: `npm pack`, then `npm install -g`
+ * of the tarball into a temporary prefix, then the installed command.
+ * Also: what the tarball holds, the demo, and the systemd unit's keys.
+ */
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+const ROOT = path.join(__dirname, '..')
+
+function sh(cmd: string, args: string[], cwd: string, timeout = 240000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, timeout, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, npm_config_loglevel: 'error' } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
+    })
+  })
+}
+
+t.test('npm pack, npm install -g into a temporary prefix, then the command works', { timeout: 300000 }, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-pack-'))
+  const pack = await sh('npm', ['pack', '--silent', '--pack-destination', dir], ROOT)
+  t.equal(pack.code, 0, pack.stderr)
+  const tgz = path.join(dir, pack.stdout.trim().split('\n').pop()!)
+  const list = await sh('tar', ['tzf', tgz], dir)
+  const files = list.stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''))
+  for (const f of ['bin/clicktocall', 'dist/lib/cli/index.js', 'etc/clicktocall.service', 'clicktocall.conf.example', 'README.md', 'CHANGELOG.md', 'LICENSE', 'package.json']) {
+    t.ok(files.includes(f), `packed: ${f}`)
+  }
+  t.same(files.filter((f) => /^(lib|test|bench|docs|types)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no sources, tests or docs in the package')
+  const prefix = path.join(dir, 'prefix')
+  const inst = await sh('npm', ['install', '-g', '--prefix', prefix, tgz, '--prefer-offline', '--no-audit', '--no-fund'], dir)
+  t.equal(inst.code, 0, inst.stderr.slice(-2000))
+  const bin = path.join(prefix, 'bin', 'clicktocall')
+  const v = await sh(bin, ['--version'], dir)
+  t.match(v.stdout, /^clicktocall \d+\.\d+\.\d+/)
+  const c = await sh(bin, ['--check-config', '--config', path.join(ROOT, 'clicktocall.conf.example')], dir)
+  t.equal(c.code, 0)
+  t.match(c.stdout, /OK/)
+  const h = await sh(bin, ['--help'], dir)
+  t.match(h.stdout, /demo/)
+})
+
+t.test('the demo places an unanchored and an anchored call and exits 0', { timeout: 60000 }, async (t) => {
+  const r = await sh(process.execPath, [path.join(ROOT, 'bin', 'clicktocall'), 'demo'], ROOT, 60000)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /summary: unanchored 100, 180 Initiator, 200 Initiator, 180 Destination, 200 Destination; anchored 100, 180 Initiator, 200 Initiator, 180 Destination, 200 Destination/)
+  t.match(r.stdout, /alice +INVITE from "Click-To-Call: bob" \(held offer\) -> answered -> REFER to sip:bob@/)
+  t.match(r.stdout, /bob +INVITE from "Click-To-Call: alice" \(no SDP\) -> answered/)
+})
+
+t.test('the systemd unit: unprivileged, /etc/clicktocall, restart on failure, SIGTERM', async (t) => {
+  const unit = readFileSync(path.join(ROOT, 'etc', 'clicktocall.service'), 'utf8')
+  const keys = new Map<string, string>()
+  let section = ''
+  for (const line of unit.split('\n')) {
+    const l = line.trim()
+    if (!l || l.startsWith('#')) continue
+    const sec = /^\[(\w+)\]$/.exec(l)
+    if (sec) {
+      section = sec[1]!
+      continue
+    }
+    const kv = /^([A-Za-z]+)=(.*)$/.exec(l)
+    t.ok(kv, `a Key=Value line: ${l}`)
+    if (kv) keys.set(`${section}.${kv[1]}`, kv[2]!)
+  }
+  t.same([...new Set([...keys.keys()].map((k) => k.split('.')[0]))], ['Unit', 'Service', 'Install'])
+  t.equal(keys.get('Service.User'), 'clicktocall')
+  t.match(keys.get('Service.ExecStart'), /clicktocall --config \/etc\/clicktocall\/clicktocall\.config/)
+  t.equal(keys.get('Service.Restart'), 'on-failure')
+  t.equal(keys.get('Service.KillSignal'), 'SIGTERM')
+  t.equal(keys.get('Service.NoNewPrivileges'), 'true')
+  t.equal(keys.get('Install.WantedBy'), 'multi-user.target')
+})
