@@ -29,7 +29,7 @@ class ScriptedCall extends EventEmitter implements CallHandle {
     this.results = [{ code: 100, text: 'In progress', final: false, translatedInitiator, translatedDestination, at: Date.now() }]
   }
   snapshot() {
-    return { id: this.id, state: 'x', anchor: false, initiator: '', destination: '', translatedInitiator: this.translatedInitiator, translatedDestination: this.translatedDestination, createdAt: 0, endedAt: undefined, results: this.results }
+    return { id: this.id, state: 'x', anchor: false, initiator: '', destination: '', translatedInitiator: this.translatedInitiator, translatedDestination: this.translatedDestination, createdAt: 0, endedAt: null, results: this.results }
   }
   push(code: number, leg: 'Initiator' | 'Destination', text: string): void {
     const r: CallResult = { code, leg, text, final: code >= 300 || (leg === 'Destination' && code >= 200), at: Date.now() }

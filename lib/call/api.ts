@@ -64,7 +64,8 @@ export interface CallSnapshot {
   translatedInitiator: string
   translatedDestination: string
   createdAt: number
-  endedAt: number | undefined
+  /** null while the call lives */
+  endedAt: number | null
   results: CallResult[]
 }
 

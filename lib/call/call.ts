@@ -143,7 +143,7 @@ export class Call extends EventEmitter implements CallHandle {
       translatedInitiator: this.translatedInitiator,
       translatedDestination: this.translatedDestination,
       createdAt: this.createdAt,
-      endedAt: this.endedAt,
+      endedAt: this.endedAt ?? null,
       results: this.results.map((r) => ({ ...r })),
     }
   }

@@ -3,6 +3,7 @@
  * Start-up is all-or-nothing (a port that cannot be bound closes what was
  * opened and rejects with BindError); close() is the graceful shutdown.
  */
+import dns from 'node:dns'
 import type { Logger } from 'pino'
 import type { Config } from '../config'
 import { compileRules, type Translator } from '../translate'
@@ -78,6 +79,13 @@ export async function startServer(
   const translator = compileRules(config.translationRules)
   if (config.httpPort !== 0 && config.httpAuth && !config.httpAuthPwd) {
     throw new ConfigError('HttpAuth is on but HttpAuthPwd is blank: refusing to start the HTTP interface', config.file)
+  }
+  if (config.dnsServers.length > 0) {
+    try {
+      dns.setServers(config.dnsServers)
+    } catch (err) {
+      throw new ConfigError(`DNSServers: ${(err as Error).message}`, config.file)
+    }
   }
   const opened: Array<{ close(): Promise<void> }> = []
   try {
