@@ -1,0 +1,22 @@
+/**
+ * Preloaded into the server under benchmark (`node -r`): measures the event
+ * loop's delay and, on SIGUSR2, writes it (and memory) to CTC_PROBE_FILE.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { writeFileSync } from 'node:fs'
+
+const file = process.env.CTC_PROBE_FILE
+if (file) {
+  // sampled every 1 ms; the histogram holds the time between samples, so the
+  // delay is that minus the 1 ms interval
+  const h = monitorEventLoopDelay({ resolution: 1 })
+  h.enable()
+  process.on('SIGUSR2', () => {
+    const ms = (ns: number): number => Math.max(0, Math.round((ns - 1e6) / 1e4) / 100)
+    writeFileSync(
+      file,
+      JSON.stringify({ p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), rss: process.memoryUsage().rss }),
+    )
+    h.reset()
+  })
+}

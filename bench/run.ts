@@ -1,0 +1,367 @@
+/**
+ * `npm run bench`: clicktocall against sipp phones on loopback, driven by a
+ * load client of our own over the XML interface. Modes:
+ *   setup (default): N calls, C in flight, K connections, REFER or anchored
+ *   --capacity H1,H2..: hold H anchored calls up at once, RSS per live call
+ *   --ramp: the highest offered rate with >= 99% success (median of 3 runs)
+ * Prints a table and one JSON line. Everything it starts, it stops.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import net from 'node:net'
+import dgram from 'node:dgram'
+import os from 'node:os'
+import path from 'node:path'
+
+const ROOT = path.join(__dirname, '..', '..')
+const SIPP_DIR = path.join(ROOT, 'test', 'sipp')
+
+interface Options {
+  mode: 'refer' | 'anchored'
+  calls: number
+  concurrency: number
+  connections: number
+  ringMs: number
+  talkMs: number
+  rate: number
+  capacity: number[]
+  ramp: boolean
+  profile: boolean
+  json: boolean
+}
+
+function parse(argv: string[]): Options {
+  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    const v = (): string => argv[++i] ?? ''
+    if (a === '--mode') o.mode = v() === 'anchored' ? 'anchored' : 'refer'
+    else if (a === '--calls') o.calls = Number(v())
+    else if (a === '--concurrency') o.concurrency = Number(v())
+    else if (a === '--connections') o.connections = Number(v())
+    else if (a === '--ring') o.ringMs = Number(v())
+    else if (a === '--talk') o.talkMs = Number(v())
+    else if (a === '--rate') o.rate = Number(v())
+    else if (a === '--capacity') o.capacity = v().split(',').map(Number)
+    else if (a === '--ramp') o.ramp = true
+    else if (a === '--profile') o.profile = true
+    else if (a === '--json') o.json = true
+  }
+  return o
+}
+
+async function freeUdpTcpPort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = dgram.createSocket('udp4')
+      s.once('error', () => resolve(false))
+      s.bind(port, '127.0.0.1', () => {
+        const t = net.createServer()
+        t.once('error', () => s.close(() => resolve(false)))
+        t.listen(port, '127.0.0.1', () => t.close(() => s.close(() => resolve(true))))
+      })
+    })
+    if (ok) return port
+  }
+  throw new Error('no free port')
+}
+
+/** a copy of a test scenario with its ringing pause set to ringMs */
+function scenario(dir: string, name: string, ringMs: number): string {
+  const text = readFileSync(path.join(SIPP_DIR, name), 'utf8').replace(/<pause milliseconds="\d+"\/>/, `<pause milliseconds="${ringMs}"/>`)
+  const out = path.join(dir, name)
+  writeFileSync(out, text)
+  return out
+}
+
+interface Sipp {
+  child: ChildProcess
+  port: number
+  exit: Promise<number | null>
+}
+
+async function sipp(dir: string, file: string, calls: number, talkMs: number, timeoutS: number): Promise<Sipp> {
+  const port = await freeUdpTcpPort()
+  const mp = await freeUdpTcpPort()
+  const child = spawn('sipp', ['-sf', file, '-i', '127.0.0.1', '-p', String(port), '-mp', String(mp), '-m', String(calls), '-d', String(talkMs), '-timeout', `${timeoutS}s`, '-nostdin', '-max_socket', '60000', '-l', '100000', '-watchdog_interval', '600000'], { cwd: dir, stdio: 'ignore' })
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+  await new Promise((r) => setTimeout(r, 300))
+  return { child, port, exit }
+}
+
+function procStat(pid: number): { cpuS: number; rss: number; hwm: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  const ticks = Number(stat[11]) + Number(stat[12]) // utime + stime (fields 14, 15)
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024
+  return { cpuS: ticks / 100, rss: kb('VmRSS'), hwm: kb('VmHWM') }
+}
+
+interface Server {
+  child: ChildProcess
+  xmlPort: number
+  probe(): Promise<{ p50: number; p99: number; max: number; rss: number }>
+  stop(): Promise<void>
+}
+
+async function startServer(dir: string, rules: string, profile: boolean): Promise<Server> {
+  const xmlPort = await freeUdpTcpPort()
+  const sipPort = await freeUdpTcpPort()
+  const conf = path.join(dir, 'bench.conf')
+  writeFileSync(
+    conf,
+    `IPAddress = 127.0.0.1\nUDPTCPPort = ${sipPort}\nXmlRpcPort = ${xmlPort}\nHttpPort = 0\nLogLevel = WARNING\nLogFilename =\n` +
+      `XmlRpcRateLimit = 0\nXmlRpcMaxCallsPerConnection = 100000\nXmlRpcMaxConnections = 1000\nMaxCalls = 100000\nKeepAlives = disable\n${rules}`,
+  )
+  const probeFile = path.join(dir, 'probe.json')
+  const args = ['-r', path.join(__dirname, 'probe.js'), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')] : []), path.join(ROOT, 'bin', 'clicktocall'), '--config', conf]
+  const child = spawn(process.execPath, args, { env: { ...process.env, CTC_PROBE_FILE: probeFile }, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  for (let i = 0; i < 100 && !existsSync(conf + '.never'); i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    if (/"msg":"ready"/.test(out)) break
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const s = net.connect(xmlPort, '127.0.0.1', () => s.destroy() && resolve())
+        s.on('error', reject)
+        s.on('close', () => resolve())
+      })
+      break
+    } catch {
+      // not yet
+    }
+  }
+  return {
+    child,
+    xmlPort,
+    probe: async () => {
+      child.kill('SIGUSR2')
+      for (let i = 0; i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 50))
+        if (existsSync(probeFile)) {
+          const p = JSON.parse(readFileSync(probeFile, 'utf8'))
+          writeFileSync(probeFile + '.last', JSON.stringify(p))
+          require('node:fs').unlinkSync(probeFile)
+          return p
+        }
+      }
+      return { p50: NaN, p99: NaN, max: NaN, rss: NaN }
+    },
+    stop: async () => {
+      child.kill('SIGTERM')
+      await new Promise((r) => child.on('exit', r))
+    },
+  }
+}
+
+interface Sample {
+  start: number
+  t100?: number
+  tInit?: number
+  tDest?: number
+  final?: string
+}
+
+/** The load client: N requests, C in flight, over K connections; optional offered rate (calls/s). */
+async function load(port: number, o: Options, onFinal?: (s: Sample) => void): Promise<Sample[]> {
+  const samples: Sample[] = []
+  const sockets: net.Socket[] = []
+  const bufs: string[] = []
+  let next = 0
+  let inFlight = 0
+  let done = 0
+  return new Promise((resolve) => {
+    const request = (i: number): string =>
+      `<ClickToCall><Request><Initiator>i</Initiator><Destination>d</Destination><AnchorCall>${o.mode === 'anchored'}</AnchorCall><Tag>${i}</Tag></Request></ClickToCall>`
+    const launch = (): void => {
+      while (inFlight < o.concurrency && next < o.calls) {
+        const i = next++
+        inFlight++
+        samples[i] = { start: performance.now() }
+        sockets[i % sockets.length]!.write(request(i))
+        if (o.rate > 0) break
+      }
+    }
+    const onDoc = (doc: string): void => {
+      const tag = Number(/<Tag>(\d+)<\/Tag>/.exec(doc)?.[1])
+      const m = /<Result Code="(\d+)"(?: Leg="(\w+)")?>/.exec(doc)
+      const s = samples[tag]
+      if (!s || !m) return
+      const now = performance.now() - s.start
+      const code = Number(m[1])
+      if (code === 100) s.t100 = now
+      else if (code === 200 && m[2] === 'Initiator') s.tInit = now
+      else if (code === 200 && m[2] === 'Destination') s.tDest = now
+      if (code >= 300 || (m[2] === 'Destination' && code >= 200)) {
+        s.final = `${code}${m[2] ? ` ${m[2]}` : ''}`
+        inFlight--
+        done++
+        onFinal?.(s)
+        if (done === o.calls) {
+          for (const so of sockets) so.destroy()
+          resolve(samples)
+          return
+        }
+        if (o.rate === 0) launch()
+      }
+    }
+    let connected = 0
+    for (let k = 0; k < o.connections; k++) {
+      const so = net.connect(port, '127.0.0.1', () => {
+        if (++connected === o.connections) {
+          if (o.rate > 0) {
+            const timer = setInterval(() => {
+              if (next >= o.calls) clearInterval(timer)
+              else launch()
+            }, 1000 / o.rate)
+          } else launch()
+        }
+      })
+      so.setEncoding('utf8')
+      bufs[k] = ''
+      so.on('data', (d: string) => {
+        bufs[k] += d
+        for (let e = bufs[k]!.indexOf('</ClickToCall>'); e >= 0; e = bufs[k]!.indexOf('</ClickToCall>')) {
+          onDoc(bufs[k]!.slice(0, e))
+          bufs[k] = bufs[k]!.slice(e + 14)
+        }
+      })
+      so.on('error', () => undefined)
+      sockets.push(so)
+    }
+  })
+}
+
+function pct(values: number[], p: number): number {
+  if (values.length === 0) return NaN
+  const v = [...values].sort((a, b) => a - b)
+  return Math.round(v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))]! * 100) / 100
+}
+
+function dist(values: number[]): { p50: number; p90: number; p99: number; max: number } {
+  return { p50: pct(values, 50), p90: pct(values, 90), p99: pct(values, 99), max: pct(values, 100) }
+}
+
+async function setupRun(o: Options, dir: string): Promise<Record<string, unknown>> {
+  const timeoutS = Math.ceil(60 + o.calls / 20)
+  const initScenario = scenario(dir, o.mode === 'refer' ? 'initiator.xml' : 'destination.xml', o.ringMs)
+  const destScenario = scenario(dir, 'destination.xml', o.ringMs)
+  const dest = await sipp(dir, destScenario, o.calls, o.talkMs, timeoutS)
+  const init = await sipp(dir, initScenario, o.calls, o.mode === 'refer' ? o.talkMs : o.talkMs + 50, timeoutS)
+  const server = await startServer(dir, `TranslationPattern = ^i$\nTranslationOutput = sip:i@127.0.0.1:${init.port}\nTranslationPattern = ^d$\nTranslationOutput = sip:d@127.0.0.1:${dest.port}\n`, o.profile)
+  const before = procStat(server.child.pid!)
+  await server.probe()
+  const t0 = performance.now()
+  const samples = await load(server.xmlPort, o)
+  const elapsed = (performance.now() - t0) / 1000
+  const probe = await server.probe()
+  const peak = procStat(server.child.pid!)
+  // let the calls drain (talk time, BYEs)
+  await Promise.race([Promise.all([init.exit, dest.exit]), new Promise((r) => setTimeout(r, o.talkMs + 5000))])
+  await new Promise((r) => setTimeout(r, 500))
+  const after = procStat(server.child.pid!)
+  await server.stop()
+  for (const s of [init, dest]) if (s.child.exitCode === null) s.child.kill('SIGKILL')
+  const byCode: Record<string, number> = {}
+  for (const s of samples) byCode[s.final ?? 'none'] = (byCode[s.final ?? 'none'] ?? 0) + 1
+  const ok = samples.filter((s) => s.final === '200 Destination')
+  return {
+    mode: o.mode,
+    calls: o.calls,
+    concurrency: o.concurrency,
+    connections: o.connections,
+    peerDelays: { initiatorRingMs: o.mode === 'refer' ? o.ringMs : o.ringMs, destinationRingMs: o.ringMs, talkMs: o.talkMs },
+    completed: ok.length,
+    failed: samples.length - ok.length,
+    byCode,
+    setupsPerSecond: Math.round((ok.length / elapsed) * 10) / 10,
+    latencyMs: {
+      to100: dist(samples.filter((s) => s.t100 !== undefined).map((s) => s.t100!)),
+      to200Initiator: dist(samples.filter((s) => s.tInit !== undefined).map((s) => s.tInit!)),
+      to200Destination: dist(ok.map((s) => s.tDest!)),
+    },
+    cpuSecondsPer1000: Math.round(((after.cpuS - before.cpuS) / Math.max(1, ok.length)) * 1000 * 100) / 100,
+    rssMiB: { start: mib(before.rss), peak: mib(peak.hwm), afterDrain: mib(after.rss) },
+    eventLoopDelayMs: { p99: probe.p99, max: probe.max },
+  }
+}
+
+function mib(b: number): number {
+  return Math.round((b / 1048576) * 10) / 10
+}
+
+async function capacityRun(o: Options, dir: string): Promise<Record<string, unknown>> {
+  const results: Array<Record<string, unknown>> = []
+  for (const h of o.capacity) {
+    const talk = 600_000
+    const dest = await sipp(dir, scenario(dir, 'destination.xml', 0), h, talk, 900)
+    const init = await sipp(dir, scenario(dir, 'destination.xml', 0), h, talk + 1000, 900)
+    const server = await startServer(dir, `TranslationPattern = ^i$\nTranslationOutput = sip:i@127.0.0.1:${init.port}\nTranslationPattern = ^d$\nTranslationOutput = sip:d@127.0.0.1:${dest.port}\n`, false)
+    await new Promise((r) => setTimeout(r, 300))
+    const base = procStat(server.child.pid!)
+    const t0 = performance.now()
+    const samples = await load(server.xmlPort, { ...o, mode: 'anchored', calls: h, concurrency: Math.min(h, 200) })
+    const up = samples.filter((s) => s.final === '200 Destination').length
+    await new Promise((r) => setTimeout(r, 1000))
+    const held = procStat(server.child.pid!)
+    results.push({ held: up, wanted: h, seconds: Math.round((performance.now() - t0) / 100) / 10, rssMiB: mib(held.rss), baseMiB: mib(base.rss), kibPerCall: Math.round((held.rss - base.rss) / 1024 / Math.max(1, up) * 10) / 10 })
+    await server.stop()
+    for (const s of [init, dest]) s.child.kill('SIGKILL')
+    if (up < h * 0.99) break
+  }
+  return { capacity: results }
+}
+
+async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {}
+  for (const mode of ['refer', 'anchored'] as const) {
+    const best: number[] = []
+    for (let run = 0; run < 3; run++) {
+      let good = 0
+      for (let rate = 50; rate <= 1600; rate *= 2) {
+        const r = await setupRun({ ...o, mode, rate, calls: rate * 4, concurrency: 100000, connections: 8 }, dir)
+        const okShare = (r.completed as number) / (r.calls as number)
+        if (okShare < 0.99) break
+        good = rate
+      }
+      best.push(good)
+    }
+    best.sort((a, b) => a - b)
+    out[mode] = { runs: best, medianRatePerSecond: best[1] }
+  }
+  return { ramp: out }
+}
+
+async function main(): Promise<void> {
+  const o = parse(process.argv.slice(2))
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-bench-'))
+  let result: Record<string, unknown>
+  if (o.capacity.length > 0) result = await capacityRun(o, dir)
+  else if (o.ramp) result = await rampRun(o, dir)
+  else result = await setupRun(o, dir)
+  result.machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }
+  if (o.profile) result.profileDir = path.join(dir, 'prof')
+  if (!o.json) printTable(result)
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+}
+
+function printTable(r: Record<string, unknown>): void {
+  const lines: string[] = []
+  const walk = (obj: unknown, prefix: string): void => {
+    if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+      for (const [k, v] of Object.entries(obj)) walk(v, prefix ? `${prefix}.${k}` : k)
+    } else lines.push(`${prefix.padEnd(40)} ${Array.isArray(obj) ? JSON.stringify(obj) : String(obj)}`)
+  }
+  walk(r, '')
+  process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    process.stderr.write(`bench failed: ${err.stack}\n`)
+    process.exit(1)
+  },
+)
