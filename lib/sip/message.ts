@@ -3,7 +3,7 @@
  * byte-exact framing and limits (the package counts Content-Length in UTF-16
  * units and parses very long header lists in quadratic time).
  */
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 import * as sip from 'sip'
 
 export type SipMessage = sip.SipMessage
@@ -76,12 +76,28 @@ export function serialize(m: SipMessage): Buffer {
   return Buffer.concat([Buffer.from(head, 'utf8'), bodyBytes])
 }
 
+// Tags, Call-IDs and branches take random bytes from a pool refilled 4 KiB at a
+// time: one randomFillSync per ~200 identifiers instead of one per identifier
+// (it was among the top costs in a CPU profile at load).
+const POOL = Buffer.alloc(4096)
+let poolAt = POOL.length
+
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > POOL.length) {
+    randomFillSync(POOL)
+    poolAt = 0
+  }
+  const s = POOL.toString('hex', poolAt, poolAt + bytes)
+  poolAt += bytes
+  return s
+}
+
 export function randomToken(bytes = 8): string {
-  return randomBytes(bytes).toString('hex')
+  return randomHex(bytes)
 }
 
 export function newBranch(): string {
-  return `z9hG4bK${randomBytes(10).toString('hex')}`
+  return `z9hG4bK${randomHex(10)}`
 }
 
 export function firstLine(m: SipMessage): string {
