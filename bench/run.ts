@@ -112,7 +112,9 @@ async function startServer(dir: string, rules: string, profile: boolean): Promis
   writeFileSync(
     conf,
     `IPAddress = 127.0.0.1\nUDPTCPPort = ${sipPort}\nXmlRpcPort = ${xmlPort}\nHttpPort = 0\nLogLevel = WARNING\nLogFilename =\n` +
-      `XmlRpcRateLimit = 0\nXmlRpcMaxCallsPerConnection = 100000\nXmlRpcMaxConnections = 1000\nMaxCalls = 100000\nKeepAlives = disable\n${rules}`,
+      `XmlRpcRateLimit = 0\nXmlRpcMaxCallsPerConnection = 100000\nXmlRpcMaxConnections = 1000\nMaxCalls = 100000\nKeepAlives = disable\n` +
+      // a call that fails should fail fast: the benchmark counts failures, it does not wait for them
+      `InitiatorRingTimeout = 5\nDestinationRingTimeout = 5\nReferNotifyTimeout = 8\n${rules}`,
   )
   const probeFile = path.join(dir, 'probe.json')
   const args = ['-r', path.join(__dirname, 'probe.js'), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')] : []), path.join(ROOT, 'bin', 'clicktocall'), '--config', conf]
@@ -330,6 +332,7 @@ async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>
       for (let rate = 100; rate <= 1600; rate *= 2) {
         const r = await setupRun({ ...o, mode, rate, calls: rate * 3, concurrency: 100000, connections: 8 }, dir)
         const okShare = (r.completed as number) / (r.calls as number)
+        process.stderr.write(`ramp ${mode} run ${run + 1}: ${rate}/s offered, ${(okShare * 100).toFixed(1)}% ok, ${r.setupsPerSecond} setups/s\n`)
         if (okShare < 0.99) break
         good = rate
       }
