@@ -12,8 +12,9 @@ import { createPhone, type Phone } from '../lib/phone'
 const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' })
 const SDP = 'v=0\r\no=ctc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 8000 RTP/AVP 0\r\na=inactive\r\n'
 
-async function stack(t: any, noNotifyTimeoutMs?: number): Promise<SipStack> {
-  const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger, ...(noNotifyTimeoutMs ? { timers: { noNotifyTimeoutMs } } : {}) })
+async function stack(t: any, noNotifyTimeoutMs?: number, T1?: number): Promise<SipStack> {
+  const timers = { ...(noNotifyTimeoutMs ? { noNotifyTimeoutMs } : {}), ...(T1 ? { T1 } : {}) }
+  const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger, timers })
   t.teardown(() => s.close())
   return s
 }
@@ -186,15 +187,17 @@ t.test('REFER: no final NOTIFY ends the subscription by timeout', async (t) => {
   await r.dialog!.bye()
 })
 
-t.test('a peer that vanished: the re-INVITE times out and the dialog ends, nothing hangs', async (t) => {
-  const s = await stack(t)
+t.test('a peer that vanished: the re-INVITE times out (Timer B = 64*T1) and the dialog ends, nothing hangs', async (t) => {
+  const s = await stack(t, undefined, 50)
   const gone = await createPhone({ name: 'gone', behaviour: 'answer', logger })
   const r = await invite(s, gone.uri, { sdp: SDP }).outcome
   await gone.waitFor('answered')
   await gone.close()
   const ended = new Promise((resolve) => r.dialog!.on('terminated', resolve))
+  const started = Date.now()
   const res = await r.dialog!.reinvite(SDP)
   t.equal(res.status, 408)
+  t.ok(Date.now() - started < 20_000, `timed out after ${Date.now() - started} ms (64*T1 = 3200)`)
   t.equal(await ended, 'timeout')
   t.equal(r.dialog!.state, 'terminated')
 })

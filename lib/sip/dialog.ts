@@ -7,7 +7,9 @@
 import { EventEmitter } from 'node:events'
 import type * as sip from 'sip'
 import type { Dialog, DialogEndReason, IncomingRefer, IncomingReinvite, NameAddr, ReferSubscription } from './api'
-import type { Stack } from './stack'
+import type { SentRequest, Stack } from './stack'
+import { stringifyUri as sipStringifyUri } from 'sip'
+import { parseSipUri } from './uri'
 import type { Protocol, Remote } from './transport'
 import { headerText, makeResponse, nameAddr, randomToken, type NameAddrHeader, type SipMessage } from './message'
 import { ALLOW } from './stack'
@@ -46,6 +48,8 @@ export class DialogImpl extends EventEmitter implements Dialog {
   private localSeq: number
   private remoteSeq: number
   private readonly protocol: Protocol
+  /** user part of our Contact: 'click2call' for the server, the name for a phone */
+  contactUser = 'click2call'
   private inviteSeq: number
   /** ACK we sent for the 2xx of inviteSeq (re-sent on retransmissions) */
   private lastAck: SipMessage | undefined
@@ -84,18 +88,27 @@ export class DialogImpl extends EventEmitter implements Dialog {
     return this.localSeq
   }
 
-  /** A request in this dialog (RFC 3261 §12.2.1.1, loose routing). */
+  /** A request in this dialog (RFC 3261 §12.2.1.1; strict routers handled too). */
   makeRequest(method: string, headers: Record<string, unknown> = {}, content?: string): SipMessage {
+    let uri = this.remoteTarget
+    let route = this.routeSet.map((r) => ({ ...r }))
+    const first = route[0]
+    if (first && !isLooseRoute(first.uri)) {
+      // the next hop is a strict router: it gets the Request-URI, and the
+      // remote target goes last in the Route header
+      uri = typeof first.uri === 'string' ? first.uri.replace(/^<|>$/g, '') : sipStringifyUri(first.uri)
+      route = [...route.slice(1), { uri: this.remoteTarget, params: {} }]
+    }
     const rq: SipMessage = {
       method,
-      uri: this.remoteTarget,
+      uri,
       headers: {
         to: { ...this.remote, params: { ...this.remote.params, tag: this.remoteTag } },
         from: { ...this.local, params: { ...this.local.params, tag: this.localTag } },
         'call-id': this.callId,
         cseq: { seq: method === 'ACK' ? this.inviteSeq : this.nextSeq(), method },
         'max-forwards': 70,
-        ...(this.routeSet.length ? { route: this.routeSet.map((r) => ({ ...r })) } : {}),
+        ...(route.length ? { route } : {}),
         'user-agent': this.stack.userAgent,
         ...headers,
       },
@@ -104,15 +117,22 @@ export class DialogImpl extends EventEmitter implements Dialog {
     return rq
   }
 
-  private contact(): Array<{ uri: string; params: Record<string, never> }> {
-    return [{ uri: this.stack.contactUri('click2call', this.protocol), params: {} }]
+  /** our Contact in this dialog, on the transport the dialog uses */
+  contact(user = this.contactUser): Array<{ uri: string; params: Record<string, never> }> {
+    return [{ uri: this.stack.contactUri(user, this.protocol), params: {} }]
   }
 
   /** Send an in-dialog request; resolves with its final response. */
-  request(method: string, headers: Record<string, unknown> = {}, content?: string, onProvisional?: (rs: SipMessage) => void): Promise<SipMessage> {
+  request(
+    method: string,
+    headers: Record<string, unknown> = {},
+    content?: string,
+    onProvisional?: (rs: SipMessage) => void,
+    onSent?: (sent: SentRequest) => void,
+  ): Promise<SipMessage> {
     const rq = this.makeRequest(method, headers, content)
     return new Promise((resolve) => {
-      this.stack.sendRequest(
+      const sent = this.stack.sendRequest(
         rq,
         (rs) => {
           if (rs.status! < 200) {
@@ -123,6 +143,7 @@ export class DialogImpl extends EventEmitter implements Dialog {
         },
         () => this.nextSeq(),
       )
+      onSent?.(sent)
     })
   }
 
@@ -365,6 +386,13 @@ export class DialogImpl extends EventEmitter implements Dialog {
   summary(): string {
     return `${this.callId} ${headerText({ headers: { x: this.remoteTarget } } as SipMessage, 'x')}`
   }
+}
+
+/** Does this Route entry carry `;lr` (RFC 3261 §16.12.1.1)? */
+function isLooseRoute(uri: string | sip.SipUri): boolean {
+  if (typeof uri !== 'string') return 'lr' in (uri.params ?? {})
+  const parsed = parseSipUri(uri.replace(/^<|>$/g, ''))
+  return parsed === undefined || 'lr' in parsed.params
 }
 
 export function newTag(): string {

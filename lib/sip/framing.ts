@@ -5,6 +5,11 @@
  */
 import { MAX_HEADER_BYTES, SipParseError, headerEnd, parseParts, type SipMessage } from './message'
 
+/** messages (or skipped bad ones) handled per push before yielding to the event loop */
+const MAX_MESSAGES_PER_TURN = 1000
+/** unparsable messages in a row before the connection is closed */
+const MAX_BAD_IN_ROW = 8
+
 export interface FramerEvents {
   message(m: SipMessage): void
   /** a CRLFCRLF keepalive ping arrived: answer with CRLF */
@@ -18,6 +23,8 @@ export class StreamFramer {
   /** where to resume looking for CRLFCRLF */
   private scanFrom = 0
   private failed = false
+  /** unparsable messages in a row: a peer that sends only garbage is cut off */
+  private badInRow = 0
 
   constructor(
     private readonly maxMessageSize: number,
@@ -27,8 +34,19 @@ export class StreamFramer {
   push(chunk: Buffer): void {
     if (this.failed) return
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
-    // bounded loop: each pass consumes at least one byte or waits for more
-    for (let guard = 0; guard < 10_000 && this.buf.length > 0; guard++) {
+    // bounded loop: each pass consumes at least one byte or waits for more;
+    // past the bound, the rest is taken on the next turn of the event loop
+    for (let guard = 0; this.buf.length > 0; guard++) {
+      if (guard >= MAX_MESSAGES_PER_TURN) {
+        setImmediate(() => {
+          try {
+            this.push(Buffer.alloc(0))
+          } catch (err) {
+            this.fail(`framing error: ${(err as Error).message}`)
+          }
+        })
+        return
+      }
       // leading CRLFs: keepalive ping (CRLFCRLF) or pong (CRLF)
       let lead = 0
       while (lead + 1 < this.buf.length && this.buf[lead] === 13 && this.buf[lead + 1] === 10) lead += 2
@@ -61,11 +79,13 @@ export class StreamFramer {
         m = parseParts(head, body)
       } catch (err) {
         if (err instanceof SipParseError) {
+          if (++this.badInRow >= MAX_BAD_IN_ROW) return this.fail(`${this.badInRow} unparsable messages in a row`)
           this.on.error(err.message, false)
           continue // a bad message in a well-framed stream: skip it
         }
         throw err
       }
+      this.badInRow = 0
       this.on.message(m)
     }
   }

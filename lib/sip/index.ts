@@ -2,3 +2,4 @@
 export type * from './api'
 export { createSipStack } from './stack'
 export { parseSipfrag } from './refer'
+export { messageChannel, type MessageTrace } from './transport'

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events'
 import type * as sip from 'sip'
 import { parseSipUri } from './uri'
 import type { InviteOptions, OutgoingInvite } from './api'
-import { ALLOW, SUPPORTED, type Stack } from './stack'
+import { ALLOW, SUPPORTED, type SentRequest, type Stack } from './stack'
 import { DialogImpl, newTag } from './dialog'
 import { nameAddr, randomToken, type SipMessage } from './message'
 import type { Protocol } from './transport'
@@ -77,7 +77,9 @@ export class InviteClient extends EventEmitter implements OutgoingInvite {
     this.sent = sent
   }
 
-  private sent: { request: SipMessage } | undefined
+  private sent: SentRequest | undefined
+  /** the INVITE transaction had its final response */
+  private answeredFinal = false
 
   private onResponse(rs: SipMessage): void {
     const status = rs.status!
@@ -89,6 +91,7 @@ export class InviteClient extends EventEmitter implements OutgoingInvite {
       this.emit('progress', status, rs.reason ?? '')
       return
     }
+    this.answeredFinal = true
     if (status < 300) {
       this.on2xx(rs)
       return
@@ -202,6 +205,15 @@ export class InviteClient extends EventEmitter implements OutgoingInvite {
       },
     }
     this.stack.sendRequest(cancel, () => undefined)
+    // RFC 3261 §9.1: no final response to the INVITE 64*T1 after the CANCEL:
+    // the transaction is over (the package's would wait forever in Proceeding)
+    const t = setTimeout(() => {
+      if (this.answeredFinal) return
+      this.stack.log.info({ callId: this.callId }, 'no final response after CANCEL: giving up')
+      this.sent?.abort()
+      this.fail(this.timedOut ? 408 : 487, this.timedOut ? 'Request Timeout' : 'Request Terminated')
+    }, 64 * this.stack.timers.T1)
+    t.unref()
   }
 
   private clearRing(): void {

@@ -10,6 +10,7 @@ import type { Stack } from './stack'
 import type { Remote } from './transport'
 import { DialogImpl, newTag } from './dialog'
 import { makeResponse, unquote, type SipMessage } from './message'
+import { parseSipUri } from './uri'
 
 export class IncomingInviteImpl extends EventEmitter implements IncomingInvite {
   readonly callId: string
@@ -42,6 +43,12 @@ export class IncomingInviteImpl extends EventEmitter implements IncomingInvite {
     st.send(makeResponse(m, 100, 'Trying'))
   }
 
+  /** our Contact's user part: the user the INVITE was addressed to */
+  private get contactUser(): string {
+    const user = parseSipUri(this.requestUri)?.user
+    return user && /^[\w.!~*'()&=+$,%-]+$/.test(user) ? user : 'phone'
+  }
+
   private respond(status: number, reason: string, extra: Record<string, unknown> = {}): void {
     const rs = makeResponse(this.m, status, reason, { 'user-agent': this.stack.userAgent, ...extra })
     rs.headers.to = { ...this.m.headers.to, params: { ...this.m.headers.to.params, tag: this.localTag } }
@@ -50,7 +57,7 @@ export class IncomingInviteImpl extends EventEmitter implements IncomingInvite {
 
   progress(status = 180, reason = 'Ringing'): void {
     if (this.final) return
-    this.respond(status, reason, { contact: [{ uri: this.stack.contactUri('phone'), params: {} }] })
+    this.respond(status, reason, { contact: [{ uri: this.stack.contactUri(this.contactUser, this.remote.protocol), params: {} }] })
   }
 
   accept(sdp?: string): Promise<Dialog> {
@@ -74,6 +81,7 @@ export class IncomingInviteImpl extends EventEmitter implements IncomingInvite {
       protocol: this.remote.protocol,
       inviteSeq: 0,
     })
+    dialog.contactUser = this.contactUser
     dialog.remoteSdp = this.sdp
     dialog.localSdp = sdp
     return new Promise<Dialog>((resolve, reject) => {

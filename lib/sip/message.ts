@@ -100,6 +100,17 @@ export function newBranch(): string {
   return `z9hG4bK${randomHex(10)}`
 }
 
+/**
+ * Via parameters whose branch cannot be overwritten: the package's
+ * createClientTransaction replaces the branch with `z9hG4bK` + Math.random
+ * (at most a million values); ours stays, crypto-random (RFC 3261 §8.1.1.7).
+ */
+export function viaParams(branch = newBranch(), extra: Record<string, string | null> = {}): Record<string, string | null> {
+  const params: Record<string, string | null> = {}
+  Object.defineProperty(params, 'branch', { get: () => branch, set: () => undefined, enumerable: true, configurable: true })
+  return Object.assign(params, extra)
+}
+
 export function firstLine(m: SipMessage): string {
   return m.method ? `${m.method} ${m.uri}` : `${m.status} ${m.reason}`
 }

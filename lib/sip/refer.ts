@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events'
 import type { IncomingRefer, NameAddr, ReferSubscription } from './api'
 import type { DialogImpl } from './dialog'
+import type { SentRequest } from './stack'
 import { headerText, nameAddr, type SipMessage } from './message'
 
 /** `SIP/2.0 180 Ringing` -> {180, 'Ringing'}; anything else is a 400 (as the original). */
@@ -30,7 +31,7 @@ export class ReferClient extends EventEmitter implements ReferSubscription {
   start(): void {
     const headers: Record<string, unknown> = {
       'refer-to': { uri: this.options.referTo, params: {} },
-      contact: [{ uri: this.dialog.stack.contactUri(), params: {} }],
+      contact: this.dialog.contact(),
     }
     if (this.options.referredBy) {
       const rb = nameAddr(this.options.referredBy.uri, this.options.referredBy.displayName)
@@ -38,7 +39,9 @@ export class ReferClient extends EventEmitter implements ReferSubscription {
     }
     this.timer = setTimeout(() => this.end('timeout'), this.dialog.stack.timers.noNotifyTimeoutMs)
     this.timer.unref()
-    const rq = this.dialog.request('REFER', headers)
+    const rq = this.dialog.request('REFER', headers, undefined, undefined, (sent) => {
+      this.sent = sent
+    })
     void rq.then((rs) => {
       if (this.ended) return
       this.emit('response', rs.status!, rs.reason ?? '')
@@ -46,9 +49,20 @@ export class ReferClient extends EventEmitter implements ReferSubscription {
     })
   }
 
-  /** NOTIFY with Event: refer belongs to us (one REFER per dialog at a time). */
+  private sent: SentRequest | undefined
+
+  /**
+   * A NOTIFY with `Event: refer` belongs to us when its `id` is our REFER's
+   * CSeq, or when it has no id (the first REFER of a dialog may omit it).
+   */
   matches(m: SipMessage): boolean {
-    return !this.ended && /^refer\b/i.test(headerText(m, 'event') || headerText(m, 'o'))
+    if (this.ended) return false
+    const event = /^\s*refer\b(.*)$/i.exec(headerText(m, 'event') || headerText(m, 'o'))
+    if (!event) return false
+    const id = /;\s*id\s*=\s*(\d+)/i.exec(event[1]!)
+    if (!id) return true
+    const seq = this.sent?.request.headers.cseq?.seq
+    return seq === undefined || Number(id[1]) === Number(seq)
   }
 
   onNotify(m: SipMessage): void {
@@ -81,12 +95,15 @@ export class IncomingReferImpl implements IncomingRefer {
   readonly referTo: string
   readonly referredBy: string | undefined
   private answered = false
+  /** the REFER's CSeq, the `id` of our NOTIFYs' Event (RFC 3515 §2.4.6) */
+  private readonly referSeq: number
 
   constructor(
     private readonly dialog: DialogImpl,
     m: SipMessage,
     private readonly reply: Reply,
   ) {
+    this.referSeq = Number(m.headers.cseq.seq)
     const rt = m.headers['refer-to']
     this.referTo = typeof rt === 'object' && rt ? String(rt.uri) : String(rt ?? '')
     this.referredBy = m.headers['referred-by'] ? headerText(m, 'referred-by') : undefined
@@ -95,7 +112,7 @@ export class IncomingReferImpl implements IncomingRefer {
   accept(): void {
     if (this.answered) return
     this.answered = true
-    this.reply(202, 'Accepted', { contact: [{ uri: this.dialog.stack.contactUri('phone'), params: {} }] })
+    this.reply(202, 'Accepted', { contact: this.dialog.contact() })
   }
 
   reject(status: number, reason?: string): void {
@@ -108,10 +125,10 @@ export class IncomingReferImpl implements IncomingRefer {
     await this.dialog.request(
       'NOTIFY',
       {
-        event: 'refer',
+        event: `refer;id=${this.referSeq}`,
         'subscription-state': terminated ? 'terminated;reason=noresource' : 'active;expires=60',
         'content-type': 'message/sipfrag;version=2.0',
-        contact: [{ uri: this.dialog.stack.contactUri('phone'), params: {} }],
+        contact: this.dialog.contact(),
       },
       `SIP/2.0 ${status} ${reason}\r\n`,
     )

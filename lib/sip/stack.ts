@@ -13,7 +13,7 @@ import type { InviteOptions, OutgoingInvite, SipCredentials, SipStack, SipStackO
 import { Transports, type Protocol, type Remote } from './transport'
 import { authorize } from './digest'
 import { parseSipUri } from './uri'
-import { firstLine, makeResponse, newBranch, type SipMessage } from './message'
+import { firstLine, makeResponse, viaParams, type SipMessage } from './message'
 import type { DialogImpl } from './dialog'
 import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
@@ -34,6 +34,8 @@ export interface SentRequest {
   /** the request as sent (Via branch filled) */
   request: SipMessage
   remote: Remote | undefined
+  /** end the client transaction now; no further responses are reported */
+  abort(): void
 }
 
 function defaultHost(address: string): string {
@@ -147,19 +149,34 @@ export class Stack extends EventEmitter implements SipStack {
    * Send a request in a client transaction. `onResponse` sees every
    * response (provisional, and the final; 503 when it cannot be sent, 408 on
    * timeout). A 401/407 is answered once with credentials when we have them.
+   *
+   * Timer B/F is ours at 64*T1 (the package's is fixed at 32 s and ignores
+   * T1): for an INVITE it runs until the first response, for other requests
+   * until the final one. `abort()` ends the transaction without a report.
    */
   sendRequest(rq: SipMessage, onResponse: ResponseHandler, bumpCSeq?: () => number): SentRequest {
-    const sent: SentRequest = { request: rq, remote: undefined }
+    const sent: SentRequest = { request: rq, remote: undefined, abort: () => undefined }
     let authTried = false
+    let finalSeen = false
+    let aborted = false
+    const report = (rs: SipMessage): void => {
+      if (aborted) return
+      if (rs.status! >= 200) {
+        // 2xx retransmissions to an INVITE still pass (each needs its ACK); a
+        // synthesized or second non-2xx final does not
+        if (finalSeen && !(rq.method === 'INVITE' && rs.status! < 300)) return
+        finalSeen = true
+      }
+      onResponse(rs)
+    }
     const attempt = (req: SipMessage): void => {
       void this.resolveTarget(req).then(
         (remote) => {
+          if (aborted || this.closed) return
           sent.remote = remote
           // a CANCEL reuses its INVITE's Via, set by the caller (RFC 3261 §9.1)
           if (req.method !== 'CANCEL' || !req.headers.via) {
-            req.headers.via = [
-              { version: '2.0', protocol: remote.protocol, host: this.host, port: this.port, params: { branch: newBranch(), rport: null } },
-            ]
+            req.headers.via = [{ version: '2.0', protocol: remote.protocol, host: this.host, port: this.port, params: viaParams(undefined, { rport: null }) }]
           }
           const conn: sip.TransactionConnection = {
             protocol: remote.protocol,
@@ -172,7 +189,19 @@ export class Stack extends EventEmitter implements SipStack {
             },
             release: () => undefined,
           }
-          this.tl.createClientTransaction(conn, req, (rs: SipMessage) => {
+          let timerBF: NodeJS.Timeout | undefined = setTimeout(() => {
+            timerBF = undefined
+            transaction.shutdown()
+            this.log.debug({ msg: firstLine(req), callId: req.headers['call-id'] }, 'transaction timeout')
+            report(makeResponse(req, 408, 'Request Timeout'))
+          }, 64 * this.timers.T1)
+          timerBF.unref()
+          const stopTimer = (): void => {
+            if (timerBF) clearTimeout(timerBF)
+            timerBF = undefined
+          }
+          const transaction = this.tl.createClientTransaction(conn, req, (rs: SipMessage) => {
+            if (req.method === 'INVITE' || rs.status! >= 200) stopTimer()
             if ((rs.status === 401 || rs.status === 407) && !authTried && req.method !== 'CANCEL' && req.method !== 'ACK') {
               const auth = authorize(req, rs, this.credentials)
               if (auth) {
@@ -186,16 +215,24 @@ export class Stack extends EventEmitter implements SipStack {
                 return
               }
             }
-            onResponse(rs)
+            report(rs)
           })
           sent.request = req
+          sent.abort = () => {
+            aborted = true
+            stopTimer()
+            transaction.shutdown()
+          }
         },
         (err: Error) => {
           this.log.info({ err: err.message, uri: req.uri }, 'cannot resolve the target')
-          req.headers.via ??= [{ version: '2.0', protocol: 'UDP', host: this.host, port: this.port, params: { branch: newBranch() } }]
-          onResponse(makeResponse(req, 503, 'Service Unavailable'))
+          req.headers.via ??= [{ version: '2.0', protocol: 'UDP', host: this.host, port: this.port, params: viaParams() }]
+          report(makeResponse(req, 503, 'Service Unavailable'))
         },
       )
+    }
+    sent.abort = () => {
+      aborted = true
     }
     attempt(rq)
     return sent
@@ -215,7 +252,7 @@ export class Stack extends EventEmitter implements SipStack {
 
   /** Topmost Via for a request we send outside a transaction. */
   via(protocol: Protocol): Record<string, unknown> {
-    return { version: '2.0', protocol, host: this.host, port: this.port, params: { branch: newBranch(), rport: null } }
+    return { version: '2.0', protocol, host: this.host, port: this.port, params: viaParams(undefined, { rport: null }) }
   }
 
   // -------------------------------------------------------------- receiving
@@ -238,11 +275,10 @@ export class Stack extends EventEmitter implements SipStack {
     if (String(via.host).replace(/^\[(.*)\]$/, '$1') !== remote.address) via.params.received = remote.address
     if ('rport' in via.params) via.params.rport = String(remote.port)
     if (m.method === 'ACK') {
-      const st = this.tl.getServer(m)
-      if (st) {
-        st.message(m)
-        return
-      }
+      // an ACK matching the INVITE's transaction is for a non-2xx; one for a
+      // 2xx has a branch of its own, but some UAs reuse the INVITE's: the
+      // dialog checks the CSeq either way
+      this.tl.getServer(m)?.message(m)
       this.findDialog(m, 'uas')?.onAck(m)
       return
     }

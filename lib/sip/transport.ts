@@ -5,6 +5,7 @@
  * directions, idle ones are closed, and no input can throw out of here.
  */
 import dgram from 'node:dgram'
+import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import tls from 'node:tls'
 import { readFileSync } from 'node:fs'
@@ -37,6 +38,25 @@ interface Connection {
   remote: Remote
   ready: Promise<void>
   keepAlive?: NodeJS.Timeout
+}
+
+/**
+ * Every SIP message received or sent, for observers (tests, tracing):
+ * `{ direction: 'in' | 'out', firstLine, callId, remote }`. Free when nobody subscribes.
+ */
+export const messageChannel = diagnostics.channel('clicktocall:sip:message')
+
+export interface MessageTrace {
+  direction: 'in' | 'out'
+  firstLine: string
+  callId: string
+  remote: Remote
+}
+
+function trace(direction: 'in' | 'out', m: SipMessage, remote: Remote): void {
+  if (!messageChannel.hasSubscribers) return
+  const t: MessageTrace = { direction, firstLine: firstLine(m), callId: String(m.headers['call-id'] ?? ''), remote }
+  messageChannel.publish(t)
 }
 
 export function normalizeAddress(a: string): string {
@@ -135,6 +155,7 @@ export class Transports {
 
   private deliver(m: SipMessage, remote: Remote): void {
     this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP in')
+    trace('in', m, remote)
     try {
       this.o.onMessage(m, remote)
     } catch (err) {
@@ -210,6 +231,7 @@ export class Transports {
     if (this.closed) throw new Error('transport closed')
     const data = serialize(m)
     this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP out')
+    trace('out', m, remote)
     if (remote.protocol === 'UDP') {
       const v6 = net.isIPv6(remote.address)
       const sock = v6 ? this.udp6 : this.udp4
