@@ -116,7 +116,10 @@ export class Stack extends EventEmitter implements SipStack {
   /** Where a request goes: first Route, else the Request-URI (RFC 3261 §8.1.2, RFC 3263). */
   async resolveTarget(rq: SipMessage): Promise<Remote> {
     const routes = rq.headers.route as Array<{ uri: sip.SipUri | string }> | undefined
-    const first = routes && routes.length > 0 ? routes[0]!.uri : rq.uri!
+    const route = routes && routes.length > 0 ? routes[0]!.uri : undefined
+    const routeUri = typeof route === 'string' ? parseSipUri(route.replace(/^<|>$/g, '')) : route
+    // a loose router is the next hop; a strict one is already the Request-URI (§8.1.2)
+    const first = routeUri && 'lr' in (routeUri.params ?? {}) ? routeUri : rq.uri!
     const uri = typeof first === 'string' ? parseSipUri(first) : first
     if (!uri) throw new Error(`cannot route to ${String(first)}`)
     const transport = (uri.params?.transport ?? (uri.schema === 'sips' ? 'tls' : 'udp')).toUpperCase()
