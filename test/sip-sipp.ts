@@ -1,12 +1,14 @@
 /**
  * The SIP layer (no call layer) against sipp phones: INVITE answered and
  * ACKed, BYE either side, re-INVITE, 486, ring timeout with CANCEL/487,
- * REFER with NOTIFY 100/180/200 and a failing transfer (486 fragment).
+ * REFER with NOTIFY 100/180/200 and a failing transfer (486 fragment); and
+ * the UAS side: a sipp caller calls a simulated phone, re-INVITEs, hangs up.
  */
 import t from 'tap'
 import path from 'node:path'
 import pino from 'pino'
 import { createSipStack, type Dialog, type SipStack } from '../lib/sip'
+import { createPhone } from '../lib/phone'
 import { sippAvailable, startSipp, type SippProcess } from './helpers/sipp'
 
 const SIPP = path.join(__dirname, 'sipp')
@@ -94,5 +96,18 @@ function run(): void {
       await r.dialog!.bye()
       t.equal((await init.exit).code, 0, `${target}: initiator scenario completed`)
     }
+  })
+
+  t.test('UAS side: a sipp caller, answered by a simulated phone, re-INVITEs and hangs up', async (t) => {
+    const bob = await createPhone({ name: 'bob', behaviour: 'answer', logger })
+    t.teardown(() => bob.close())
+    const p = await startSipp({ scenario: path.join(SIPP, 'caller-reinvite.xml'), remote: `127.0.0.1:${bob.stack.port}`, args: ['-s', 'bob'] })
+    t.teardown(() => p.kill())
+    t.match((await bob.waitFor('invite')).sdp, /m=audio \d+ RTP\/AVP 0/, 'the offer reached the phone')
+    await bob.waitFor('answered')
+    t.match((await bob.waitFor('reinvite')).sdp, /a=sendonly/, 'the re-INVITE offer reached the phone')
+    await bob.waitFor('bye')
+    t.equal((await p.exit).code, 0, 'sipp saw 200/ACK, the re-INVITE 200 and the BYE 200')
+    t.match(p.messages(), /SIP\/2\.0 200 OK[\s\S]*CSeq: 3 BYE/, 'the BYE was answered 200')
   })
 }

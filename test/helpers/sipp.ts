@@ -1,10 +1,13 @@
 /**
  * Run a sipp phone for a test: bound to 127.0.0.1 on a free port, one call
- * (-m 1), bounded by -timeout, messages traced to a file, killed on teardown.
+ * (-m 1) unless told otherwise, bounded by -timeout with -timeout_error,
+ * its own -mp media port, messages traced to a file; the caller kills it on
+ * teardown (kill() is safe to call twice). Importing or running this file
+ * does nothing by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -34,6 +37,8 @@ export interface SippProcess {
   port: number
   mediaPort: number
   messageLog: string
+  /** sipp's message trace so far ('' before the first message) */
+  messages(): string
   /** sip:user@127.0.0.1:port */
   uri(user: string): string
   exit: Promise<{ code: number | null; stderr: string }>
@@ -47,6 +52,10 @@ export interface SippOptions {
   timeoutSeconds?: number
   /** remote host:port for UAC scenarios */
   remote?: string
+  /** number of calls (-m); default 1 */
+  calls?: number
+  /** local UDP port; default: a free one (its +2 is the media port) */
+  port?: number
 }
 
 export async function startSipp(o: SippOptions): Promise<SippProcess> {
@@ -54,14 +63,14 @@ export async function startSipp(o: SippOptions): Promise<SippProcess> {
   const messageLog = path.join(dir, 'messages.log')
   let lastErr: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freeUdpPort()
+    const port = o.port ?? (await freeUdpPort())
     const mediaPort = port + 2
     const args = [
       '-sf', o.scenario,
       '-i', '127.0.0.1',
       '-p', String(port),
       '-mp', String(mediaPort),
-      '-m', '1',
+      '-m', String(o.calls ?? 1),
       '-timeout', `${o.timeoutSeconds ?? 30}s`,
       '-timeout_error',
       '-nostdin',
@@ -86,6 +95,7 @@ export async function startSipp(o: SippOptions): Promise<SippProcess> {
       port,
       mediaPort,
       messageLog,
+      messages: () => (existsSync(messageLog) ? readFileSync(messageLog, 'utf8') : ''),
       uri: (user) => `sip:${user}@127.0.0.1:${port}`,
       exit,
       kill: () => {
