@@ -27,13 +27,17 @@ export function headerEnd(buf: Buffer, from = 0): number {
 export function parseParts(head: Buffer, body: Buffer): SipMessage {
   if (head.length > MAX_HEADER_BYTES) throw new SipParseError('header section too large')
   const text = head.toString('latin1')
-  // bound list headers before the package's regex parser sees them
+  // bound list headers (over all their lines) before the package's regex
+  // parser sees them: it is roughly quadratic in the number of entries
+  const entries: Record<string, number> = {}
   for (const line of text.split('\r\n')) {
     const name = /^(via|v|route|record-route|contact|m)\s*:/i.exec(line)
     if (name) {
-      let commas = 0
-      for (let i = 0; i < line.length; i++) if (line.charCodeAt(i) === 44) commas++
-      if (commas >= MAX_LIST_ENTRIES) throw new SipParseError(`too many entries in ${name[1]}`)
+      const key = name[1]!.toLowerCase()
+      let n = (entries[key] ?? 0) + 1
+      for (let i = 0; i < line.length; i++) if (line.charCodeAt(i) === 44) n++
+      entries[key] = n
+      if (n > MAX_LIST_ENTRIES) throw new SipParseError(`too many entries in ${name[1]}`)
     }
   }
   let m: SipMessage | undefined
