@@ -12,10 +12,14 @@ if (file) {
   const h = monitorEventLoopDelay({ resolution: 1 })
   h.enable()
   process.on('SIGUSR2', () => {
+    // with --expose-gc (capacity mode) the heap is measured after a full collection
+    const gc = (globalThis as { gc?: () => void }).gc
+    if (gc) gc()
+    const mem = process.memoryUsage()
     const ms = (ns: number): number => Math.max(0, Math.round((ns - 1e6) / 1e4) / 100)
     writeFileSync(
       file,
-      JSON.stringify({ p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), rss: process.memoryUsage().rss }),
+      JSON.stringify({ p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external }),
     )
     h.reset()
   })

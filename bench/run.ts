@@ -4,9 +4,11 @@
  *   setup (default): N calls, C in flight, K connections, REFER or anchored
  *   --capacity H1,H2..: hold H anchored calls up at once, RSS per live call
  *   --ramp: the highest offered rate with >= 99% success (median of 3 runs)
+ *   --rate R: offer R calls per second instead of keeping C in flight
+ *   --pin: the server on CPU 0, phones and load client on the others
  * Prints a table and one JSON line. Everything it starts, it stops.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import net from 'node:net'
 import dgram from 'node:dgram'
@@ -28,10 +30,16 @@ interface Options {
   ramp: boolean
   profile: boolean
   json: boolean
+  /** capacity mode: calls placed per second while filling */
+  fill: number
+  /** capacity mode: seconds the calls are held before memory is read */
+  holdS: number
+  /** the server on CPU 0, the phones and the load client on the other CPUs */
+  pin: boolean
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false }
+  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, fill: 200, holdS: 35, pin: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const v = (): string => argv[++i] ?? ''
@@ -46,6 +54,9 @@ function parse(argv: string[]): Options {
     else if (a === '--ramp') o.ramp = true
     else if (a === '--profile') o.profile = true
     else if (a === '--json') o.json = true
+    else if (a === '--fill') o.fill = Number(v())
+    else if (a === '--hold') o.holdS = Number(v())
+    else if (a === '--pin') o.pin = true
   }
   return o
 }
@@ -81,10 +92,13 @@ interface Sipp {
   exit: Promise<number | null>
 }
 
+/** CPUs for the load generators when --pin is given (all but CPU 0) */
+let loadCpus = ''
+
 async function sipp(dir: string, file: string, calls: number, talkMs: number, timeoutS: number): Promise<Sipp> {
   const port = await freeUdpTcpPort()
   const mp = await freeUdpTcpPort()
-  const child = spawn('sipp', ['-sf', file, '-i', '127.0.0.1', '-p', String(port), '-mp', String(mp), '-m', String(calls), '-d', String(talkMs), '-timeout', `${timeoutS}s`, '-nostdin', '-max_socket', '60000', '-l', '100000', '-watchdog_interval', '600000'], { cwd: dir, stdio: 'ignore' })
+  const child = spawn(loadCpus ? 'taskset' : 'sipp', [...(loadCpus ? ['-c', loadCpus, 'sipp'] : []), '-sf', file, '-i', '127.0.0.1', '-p', String(port), '-mp', String(mp), '-m', String(calls), '-d', String(talkMs), '-timeout', `${timeoutS}s`, '-nostdin', '-max_socket', '60000', '-l', '100000', '-watchdog_interval', '600000'], { cwd: dir, stdio: 'ignore' })
   const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
   await new Promise((r) => setTimeout(r, 300))
   return { child, port, exit }
@@ -101,11 +115,11 @@ function procStat(pid: number): { cpuS: number; rss: number; hwm: number } {
 interface Server {
   child: ChildProcess
   xmlPort: number
-  probe(): Promise<{ p50: number; p99: number; max: number; rss: number }>
+  probe(): Promise<{ p50: number; p99: number; max: number; rss: number; heapUsed: number }>
   stop(): Promise<void>
 }
 
-async function startServer(dir: string, rules: string, profile: boolean): Promise<Server> {
+async function startServer(dir: string, rules: string, profile: boolean, pin = false, nodeFlags: string[] = []): Promise<Server> {
   const xmlPort = await freeUdpTcpPort()
   const sipPort = await freeUdpTcpPort()
   const conf = path.join(dir, 'bench.conf')
@@ -117,8 +131,8 @@ async function startServer(dir: string, rules: string, profile: boolean): Promis
       `InitiatorRingTimeout = 5\nDestinationRingTimeout = 5\nReferNotifyTimeout = 8\n${rules}`,
   )
   const probeFile = path.join(dir, 'probe.json')
-  const args = ['-r', path.join(__dirname, 'probe.js'), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')] : []), path.join(ROOT, 'bin', 'clicktocall'), '--config', conf]
-  const child = spawn(process.execPath, args, { env: { ...process.env, CTC_PROBE_FILE: probeFile }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const args = [...nodeFlags, '-r', path.join(__dirname, 'probe.js'), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')] : []), path.join(ROOT, 'bin', 'clicktocall'), '--config', conf]
+  const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, { env: { ...process.env, CTC_PROBE_FILE: probeFile }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   for (let i = 0; i < 100 && !existsSync(conf + '.never'); i++) {
@@ -149,11 +163,16 @@ async function startServer(dir: string, rules: string, profile: boolean): Promis
           return p
         }
       }
-      return { p50: NaN, p99: NaN, max: NaN, rss: NaN }
+      return { p50: NaN, p99: NaN, max: NaN, rss: NaN, heapUsed: NaN }
     },
     stop: async () => {
+      if (child.exitCode !== null) return
+      const exited = new Promise((r) => child.on('exit', r))
       child.kill('SIGTERM')
-      await new Promise((r) => child.on('exit', r))
+      // a graceful stop hangs up every call; do not wait for ever
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20000)
+      await exited
+      clearTimeout(timer)
     },
   }
 }
@@ -167,7 +186,7 @@ interface Sample {
 }
 
 /** The load client: N requests, C in flight, over K connections; optional offered rate (calls/s). */
-async function load(port: number, o: Options, onFinal?: (s: Sample) => void): Promise<Sample[]> {
+async function load(port: number, o: Options, onFinal?: (s: Sample) => void, shards = 1): Promise<Sample[]> {
   const samples: Sample[] = []
   const sockets: net.Socket[] = []
   const bufs: string[] = []
@@ -175,16 +194,17 @@ async function load(port: number, o: Options, onFinal?: (s: Sample) => void): Pr
   let inFlight = 0
   let done = 0
   return new Promise((resolve) => {
+    // call i goes to phone pair i % shards (translation rules i<n> and d<n>)
     const request = (i: number): string =>
-      `<ClickToCall><Request><Initiator>i</Initiator><Destination>d</Destination><AnchorCall>${o.mode === 'anchored'}</AnchorCall><Tag>${i}</Tag></Request></ClickToCall>`
+      `<ClickToCall><Request><Initiator>i${i % shards}</Initiator><Destination>d${i % shards}</Destination><AnchorCall>${o.mode === 'anchored'}</AnchorCall><Tag>${i}</Tag></Request></ClickToCall>`
+    const launchOne = (): void => {
+      const i = next++
+      inFlight++
+      samples[i] = { start: performance.now() }
+      sockets[i % sockets.length]!.write(request(i))
+    }
     const launch = (): void => {
-      while (inFlight < o.concurrency && next < o.calls) {
-        const i = next++
-        inFlight++
-        samples[i] = { start: performance.now() }
-        sockets[i % sockets.length]!.write(request(i))
-        if (o.rate > 0) break
-      }
+      while (inFlight < o.concurrency && next < o.calls) launchOne()
     }
     const onDoc = (doc: string): void => {
       const tag = Number(/<Tag>(\d+)<\/Tag>/.exec(doc)?.[1])
@@ -214,10 +234,15 @@ async function load(port: number, o: Options, onFinal?: (s: Sample) => void): Pr
       const so = net.connect(port, '127.0.0.1', () => {
         if (++connected === o.connections) {
           if (o.rate > 0) {
+            // paced by the clock, not by the timer's period: every tick sends
+            // the calls that are due by now, so the offered rate holds even
+            // when timers fire late or the rate exceeds 1,000/s
+            const t0 = performance.now()
             const timer = setInterval(() => {
+              const due = Math.min(o.calls, Math.floor(((performance.now() - t0) * o.rate) / 1000) + 1)
+              while (next < due && inFlight < o.concurrency) launchOne()
               if (next >= o.calls) clearInterval(timer)
-              else launch()
-            }, 1000 / o.rate)
+            }, 2)
           } else launch()
         }
       })
@@ -252,7 +277,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   const destScenario = scenario(dir, 'destination.xml', o.ringMs)
   const dest = await sipp(dir, destScenario, o.calls, o.talkMs, timeoutS)
   const init = await sipp(dir, initScenario, o.calls, o.mode === 'refer' ? o.talkMs : o.talkMs + 50, timeoutS)
-  const server = await startServer(dir, `TranslationPattern = ^i$\nTranslationOutput = sip:i@127.0.0.1:${init.port}\nTranslationPattern = ^d$\nTranslationOutput = sip:d@127.0.0.1:${dest.port}\n`, o.profile)
+  const server = await startServer(dir, rules([init], [dest]), o.profile, o.pin)
   const before = procStat(server.child.pid!)
   await server.probe()
   const t0 = performance.now()
@@ -295,32 +320,77 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   }
 }
 
+/** translation rules: i<n> to initiator phone n, d<n> to destination phone n */
+function rules(inits: Sipp[], dests: Sipp[]): string {
+  return [
+    ...inits.map((s, n) => `TranslationPattern = ^i${n}$\nTranslationOutput = sip:i@127.0.0.1:${s.port}\n`),
+    ...dests.map((s, n) => `TranslationPattern = ^d${n}$\nTranslationOutput = sip:d@127.0.0.1:${s.port}\n`),
+  ].join('')
+}
+
 function mib(b: number): number {
   return Math.round((b / 1048576) * 10) / 10
 }
 
+/** calls held by one sipp process in capacity mode: one UAS for every call stalls above ~1,000 */
+const CALLS_PER_PHONE = 500
+
 async function capacityRun(o: Options, dir: string): Promise<Record<string, unknown>> {
   const results: Array<Record<string, unknown>> = []
+  let stoppedAt: Record<string, unknown> | undefined
   for (const h of o.capacity) {
-    const talk = 600_000
-    const dest = await sipp(dir, scenario(dir, 'destination.xml', 10), h, talk, 900)
-    const init = await sipp(dir, scenario(dir, 'destination.xml', 10), h, talk + 1000, 900)
-    const server = await startServer(dir, `TranslationPattern = ^i$\nTranslationOutput = sip:i@127.0.0.1:${init.port}\nTranslationPattern = ^d$\nTranslationOutput = sip:d@127.0.0.1:${dest.port}\n`, false)
+    const talk = 900_000
+    const shards = Math.ceil(h / CALLS_PER_PHONE)
+    const dests: Sipp[] = []
+    const inits: Sipp[] = []
+    for (let n = 0; n < shards; n++) {
+      const calls = Math.ceil(h / shards)
+      dests.push(await sipp(dir, scenario(dir, 'destination.xml', 10), calls, talk, 1200))
+      inits.push(await sipp(dir, scenario(dir, 'destination.xml', 10), calls, talk + 1000, 1200))
+    }
+    const server = await startServer(dir, rules(inits, dests), false, o.pin, ['--expose-gc'])
     await new Promise((r) => setTimeout(r, 300))
     const base = procStat(server.child.pid!)
+    const baseHeap = (await server.probe()).heapUsed
     const t0 = performance.now()
-    const samples = await load(server.xmlPort, { ...o, mode: 'anchored', calls: h, concurrency: Math.min(h, 200) })
+    const samples = await load(server.xmlPort, { ...o, mode: 'anchored', calls: h, concurrency: Math.min(h, 400), rate: o.fill }, undefined, shards)
+    const fillS = (performance.now() - t0) / 1000
     const up = samples.filter((s) => s.final === '200 Destination').length
     const byCode: Record<string, number> = {}
     for (const s of samples) byCode[s.final ?? 'none'] = (byCode[s.final ?? 'none'] ?? 0) + 1
-    await new Promise((r) => setTimeout(r, 1000))
+    // held past the transactions' lifetimes (Timer K, and Timer M of RFC 6026
+    // at 64*T1 = 32 s): what is left is what a live call costs
+    await new Promise((r) => setTimeout(r, o.holdS * 1000))
     const held = procStat(server.child.pid!)
-    results.push({ held: up, wanted: h, byCode, seconds: Math.round((performance.now() - t0) / 100) / 10, rssMiB: mib(held.rss), baseMiB: mib(base.rss), kibPerCall: Math.round((held.rss - base.rss) / 1024 / Math.max(1, up) * 10) / 10 })
+    await new Promise((r) => setTimeout(r, 5000))
+    const later = procStat(server.child.pid!)
+    const probe = await server.probe()
+    const r = {
+      wanted: h,
+      held: up,
+      phones: shards * 2,
+      byCode,
+      fillSeconds: Math.round(fillS * 10) / 10,
+      rssMiB: { start: mib(base.rss), held: mib(held.rss) },
+      kibPerCall: Math.round(((held.rss - base.rss) / 1024 / Math.max(1, up)) * 10) / 10,
+      // the live JavaScript heap after a full collection, per call
+      heapKiBPerCall: Math.round(((probe.heapUsed - baseHeap) / 1024 / Math.max(1, up)) * 10) / 10,
+      cpuSecondsPer1000: Math.round(((held.cpuS - base.cpuS) / Math.max(1, up)) * 1000 * 100) / 100,
+      eventLoopDelayMs: { p99: probe.p99, max: probe.max },
+      // the server's CPU while the calls are merely held (5 s)
+      holdCpuPercent: Math.round(((later.cpuS - held.cpuS) / 5) * 1000) / 10,
+    }
+    process.stderr.write(`capacity ${h}: ${up} held, ${r.kibPerCall} KiB per call, RSS ${r.rssMiB.held} MiB\n`)
+    results.push(r)
     await server.stop()
-    for (const s of [init, dest]) s.child.kill('SIGKILL')
-    if (up < h * 0.99) break
+    for (const s of [...inits, ...dests]) s.child.kill('SIGKILL')
+    await new Promise((r) => setTimeout(r, 1000))
+    if (up < h * 0.99) {
+      stoppedAt = { wanted: h, held: up, byCode }
+      break
+    }
   }
-  return { capacity: results }
+  return { capacity: results, ...(stoppedAt ? { stoppedAt } : {}) }
 }
 
 async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>> {
@@ -346,6 +416,12 @@ async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2))
+  if (o.pin) {
+    const n = os.cpus().length
+    if (n < 2) throw new Error('--pin needs at least 2 CPUs')
+    loadCpus = n === 2 ? '1' : `1-${n - 1}`
+    spawnSync('taskset', ['-p', '-c', loadCpus, String(process.pid)], { stdio: 'ignore' })
+  }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-bench-'))
   let result: Record<string, unknown>
   if (o.capacity.length > 0) result = await capacityRun(o, dir)
