@@ -98,7 +98,7 @@ let loadCpus = ''
 async function sipp(dir: string, file: string, calls: number, talkMs: number, timeoutS: number): Promise<Sipp> {
   const port = await freeUdpTcpPort()
   const mp = await freeUdpTcpPort()
-  const child = spawn(loadCpus ? 'taskset' : 'sipp', [...(loadCpus ? ['-c', loadCpus, 'sipp'] : []), '-sf', file, '-i', '127.0.0.1', '-p', String(port), '-mp', String(mp), '-m', String(calls), '-d', String(talkMs), '-timeout', `${timeoutS}s`, '-nostdin', '-max_socket', '60000', '-l', '100000', '-watchdog_interval', '600000'], { cwd: dir, stdio: 'ignore' })
+  const child = spawn(loadCpus ? 'taskset' : 'sipp', [...(loadCpus ? ['-c', loadCpus, 'sipp'] : []), '-sf', file, '-i', '127.0.0.1', '-p', String(port), '-mp', String(mp), '-m', String(calls), '-d', String(talkMs), '-timeout', `${timeoutS}s`, '-nostdin', '-buff_size', '4194304', '-max_socket', '60000', '-l', '100000', '-watchdog_interval', '600000'], { cwd: dir, stdio: 'ignore' })
   const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
   await new Promise((r) => setTimeout(r, 300))
   return { child, port, exit }

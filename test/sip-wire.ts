@@ -285,3 +285,42 @@ t.test('a taken port: createSipStack rejects with BindError', async (t) => {
   t.equal((caught as BindError).code, 'CTC_ERR_BIND')
   t.match((caught as Error).message, new RegExp(`127\\.0\\.0\\.1:${s.port}`))
 })
+
+// the kernel caps what a socket may ask for at net.core.rmem_max
+const rmemMax = ((): number => {
+  try {
+    return Number(require('node:fs').readFileSync('/proc/sys/net/core/rmem_max', 'utf8'))
+  } catch {
+    return 0
+  }
+})()
+
+t.test('a burst of 3,000 datagrams is not dropped by the kernel: the UDP socket asks for large buffers', { timeout: 30000, skip: rmemMax < 2 * 1024 * 1024 ? `net.core.rmem_max is ${rmemMax}: the kernel would cap the buffer` : false }, async (t) => {
+  const s = await stack(t)
+  const client = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', () => resolve()))
+  client.setRecvBufferSize(4 * 1024 * 1024)
+  t.teardown(() => client.close())
+  const port = client.address().port
+  const N = 3000
+  const answered = new Set<string>()
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 10000)
+    client.on('message', (m) => {
+      const id = /Call-ID: *(\S+)/i.exec(m.toString())?.[1]
+      if (id && /^SIP\/2\.0 200/.test(m.toString())) answered.add(id)
+      if (answered.size === N) (clearTimeout(timer), resolve())
+    })
+  })
+  // all sent before the stack's event loop gets to read one of them
+  for (let i = 0; i < N; i++) {
+    client.send(
+      `OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKburst${i}\r\nFrom: <sip:a@127.0.0.1>;tag=b${i}\r\n` +
+        `To: <sip:x@127.0.0.1>\r\nCall-ID: burst-${i}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nX-Padding: ${'p'.repeat(200)}\r\nContent-Length: 0\r\n\r\n`,
+      s.port,
+      '127.0.0.1',
+    )
+  }
+  await done
+  t.equal(answered.size, N, `${answered.size} of ${N} OPTIONS answered, none lost to a full socket buffer`)
+})
