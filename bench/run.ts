@@ -398,13 +398,31 @@ async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>
   for (const mode of ['refer', 'anchored'] as const) {
     const best: number[] = []
     for (let run = 0; run < 3; run++) {
-      let good = 0
-      for (let rate = 100; rate <= 1600; rate *= 2) {
+      // 3 s at each offered rate: doubling from 100/s until a step falls under
+      // 99 %, then three bisections between the last good and the first bad rate
+      const passes = async (rate: number): Promise<boolean> => {
         const r = await setupRun({ ...o, mode, rate, calls: rate * 3, concurrency: 100000, connections: 8 }, dir)
         const okShare = (r.completed as number) / (r.calls as number)
-        process.stderr.write(`ramp ${mode} run ${run + 1}: ${rate}/s offered, ${(okShare * 100).toFixed(1)}% ok, ${r.setupsPerSecond} setups/s\n`)
-        if (okShare < 0.99) break
+        const eld = r.eventLoopDelayMs as { p99: number; max: number }
+        process.stderr.write(
+          `ramp ${mode} run ${run + 1}: ${rate}/s offered, ${(okShare * 100).toFixed(1)}% ok, ${r.setupsPerSecond} setups/s, ` +
+            `${r.cpuSecondsPer1000} CPU s/1000, event loop p99/max ${eld.p99}/${eld.max} ms, ${JSON.stringify(r.byCode)}\n`,
+        )
+        return okShare >= 0.99
+      }
+      let good = 0
+      let bad = 0
+      for (let rate = 100; rate <= 3200; rate *= 2) {
+        if (!(await passes(rate))) {
+          bad = rate
+          break
+        }
         good = rate
+      }
+      for (let i = 0; i < 3 && bad > 0 && good > 0; i++) {
+        const mid = Math.round((good + bad) / 2)
+        if (await passes(mid)) good = mid
+        else bad = mid
       }
       best.push(good)
     }
