@@ -30,6 +30,8 @@ interface Options {
   ramp: boolean
   profile: boolean
   json: boolean
+  /** --mode was given: the ramp runs that mode only */
+  modeGiven: boolean
   /** capacity mode: calls placed per second while filling */
   fill: number
   /** capacity mode: seconds the calls are held before memory is read */
@@ -39,11 +41,11 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, fill: 200, holdS: 35, pin: false }
+  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const v = (): string => argv[++i] ?? ''
-    if (a === '--mode') o.mode = v() === 'anchored' ? 'anchored' : 'refer'
+    if (a === '--mode') (o.mode = v() === 'anchored' ? 'anchored' : 'refer'), (o.modeGiven = true)
     else if (a === '--calls') o.calls = Number(v())
     else if (a === '--concurrency') o.concurrency = Number(v())
     else if (a === '--connections') o.connections = Number(v())
@@ -276,7 +278,9 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   const initScenario = scenario(dir, o.mode === 'refer' ? 'initiator.xml' : 'destination.xml', o.ringMs)
   const destScenario = scenario(dir, 'destination.xml', o.ringMs)
   const dest = await sipp(dir, destScenario, o.calls, o.talkMs, timeoutS)
-  const init = await sipp(dir, initScenario, o.calls, o.mode === 'refer' ? o.talkMs : o.talkMs + 50, timeoutS)
+  // anchored: the initiator phone must not hang up on its own while the server is still reaching the
+  // destination (that is a 603 the phone caused); the server relays the destination's BYE to it
+  const init = await sipp(dir, initScenario, o.calls, o.mode === 'refer' ? o.talkMs : o.talkMs + 10000, timeoutS)
   const server = await startServer(dir, rules([init], [dest]), o.profile, o.pin)
   const before = procStat(server.child.pid!)
   await server.probe()
@@ -395,7 +399,7 @@ async function capacityRun(o: Options, dir: string): Promise<Record<string, unkn
 
 async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {}
-  for (const mode of ['refer', 'anchored'] as const) {
+  for (const mode of o.modeGiven ? [o.mode] : (['refer', 'anchored'] as const)) {
     const best: number[] = []
     for (let run = 0; run < 3; run++) {
       // 3 s at each offered rate: doubling from 100/s until a step falls under
