@@ -50,7 +50,8 @@ function config(xmlPort: number, target: Phone, extra = ''): string {
   return `IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = ${xmlPort}\nHttpPort = 0\nLogFilename =\nInitiatorRingTimeout = 4\n${extra}TranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@127.0.0.1:${target.stack.port}\n`
 }
 
-t.test('SIGTERM with a call ringing: final 503 to the client, CANCEL to the phone, exit 0', async (t) => {
+/** a daemon whose rules send every number to a phone that rings for ever, and one request ringing there */
+async function daemonWithCallRinging(t: any): Promise<{ ringing: Phone; conf: string; xmlPort: number; d: Daemon; c: XmlClient }> {
   const ringing = await createPhone({ name: 'r', behaviour: 'no-answer', logger })
   t.teardown(() => ringing.close())
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-sig-'))
@@ -62,6 +63,11 @@ t.test('SIGTERM with a call ringing: final 503 to the client, CANCEL to the phon
   t.teardown(() => c.close())
   c.write(request('1001', '2002'))
   await c.until((r) => r.some((x) => x.code === 180))
+  return { ringing, conf, xmlPort, d, c }
+}
+
+t.test('SIGTERM with a call ringing: final 503 to the client, CANCEL to the phone, exit 0', async (t) => {
+  const { ringing, d, c } = await daemonWithCallRinging(t)
   const started = Date.now()
   d.child.kill('SIGTERM')
   await c.finals(1, 10000)
@@ -73,19 +79,9 @@ t.test('SIGTERM with a call ringing: final 503 to the client, CANCEL to the phon
 })
 
 t.test('SIGHUP: new translation rules apply to new requests; the call in progress goes on', async (t) => {
-  const ringing = await createPhone({ name: 'r', behaviour: 'no-answer', logger })
   const busy = await createPhone({ name: 'b', behaviour: 'busy', logger })
-  t.teardown(() => ringing.close())
   t.teardown(() => busy.close())
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-hup-'))
-  const xmlPort = await freePort()
-  const conf = path.join(dir, 'c.conf')
-  writeFileSync(conf, config(xmlPort, ringing))
-  const d = await daemon(t, conf)
-  const c = await XmlClient.connect(xmlPort)
-  t.teardown(() => c.close())
-  c.write(request('1001', '2002'))
-  await c.until((r) => r.some((x) => x.code === 180))
+  const { conf, xmlPort, d, c } = await daemonWithCallRinging(t)
   writeFileSync(conf, config(xmlPort, busy))
   d.child.kill('SIGHUP')
   for (let i = 0; i < 50 && !/configuration reloaded/.test(d.out()); i++) await new Promise((r) => setTimeout(r, 100))
