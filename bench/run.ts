@@ -45,8 +45,10 @@ function parse(argv: string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const v = (): string => argv[++i] ?? ''
-    if (a === '--mode') (o.mode = v() === 'anchored' ? 'anchored' : 'refer'), (o.modeGiven = true)
-    else if (a === '--calls') o.calls = Number(v())
+    if (a === '--mode') {
+      o.mode = v() === 'anchored' ? 'anchored' : 'refer'
+      o.modeGiven = true
+    } else if (a === '--calls') o.calls = Number(v())
     else if (a === '--concurrency') o.concurrency = Number(v())
     else if (a === '--connections') o.connections = Number(v())
     else if (a === '--ring') o.ringMs = Number(v())
