@@ -324,3 +324,16 @@ t.test('a burst of 3,000 datagrams is not dropped by the kernel: the UDP socket 
   await done
   t.equal(answered.size, N, `${answered.size} of ${N} OPTIONS answered, none lost to a full socket buffer`)
 })
+
+t.test('Content-Length counts the bytes of a non-ASCII body, and the body arrives whole', async (t) => {
+  const s = await stack(t)
+  const peer = await RawPeer.open(t)
+  const sdp = SDP.replace('s=-', 's=Café ☎ Zürich')
+  call(s, `sip:bob@127.0.0.1:${peer.port}`, sdp)
+  const rq = await peer.next(/^INVITE /)
+  const body = rq.text.slice(rq.text.indexOf('\r\n\r\n') + 4)
+  t.equal(body, sdp, 'the body as sent')
+  t.equal(Number(rq.header('Content-Length')), Buffer.byteLength(sdp), `Content-Length ${Buffer.byteLength(sdp)} bytes, not ${sdp.length} characters`)
+  peer.respond(rq, '486 Busy Here', rq.port, { toTag: 'b2' })
+  await peer.next(/^ACK /)
+})

@@ -75,9 +75,10 @@ export function parseDatagram(buf: Buffer): SipMessage {
 export function serialize(m: SipMessage): Buffer {
   const content = m.content ?? ''
   const text = sip.stringify({ ...m, content: '' })
-  const bodyBytes = Buffer.from(content, 'utf8')
-  const head = text.replace(/\r\nContent-Length: \d+\r\n/, `\r\nContent-Length: ${bodyBytes.length}\r\n`)
-  return Buffer.concat([Buffer.from(head, 'utf8'), bodyBytes])
+  // Content-Length counts bytes (the package counts UTF-16 units); one UTF-8
+  // encoding of the whole message, no second buffer and copy for the body
+  const head = text.replace(/\r\nContent-Length: \d+\r\n/, `\r\nContent-Length: ${Buffer.byteLength(content, 'utf8')}\r\n`)
+  return Buffer.from(head + content, 'utf8')
 }
 
 // Tags, Call-IDs and branches take random bytes from a pool refilled 4 KiB at a
