@@ -7,6 +7,7 @@
  */
 import t from 'tap'
 import dgram from 'node:dgram'
+import { readFileSync } from 'node:fs'
 import diagnostics from 'node:diagnostics_channel'
 import pino from 'pino'
 import { createSipStack, type Dialog, type SipStack, type MessageTrace } from '../lib/sip'
@@ -289,7 +290,7 @@ t.test('a taken port: createSipStack rejects with BindError', async (t) => {
 // the kernel caps what a socket may ask for at net.core.rmem_max
 const rmemMax = ((): number => {
   try {
-    return Number(require('node:fs').readFileSync('/proc/sys/net/core/rmem_max', 'utf8'))
+    return Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'))
   } catch {
     return 0
   }

@@ -284,12 +284,11 @@ function bindUdp(type: 'udp4' | 'udp6', address: string, port: number): Promise<
       // a burst of datagrams beyond the kernel's default 208 KiB buffer is
       // dropped silently (and costs the peers a retransmission each): ask for
       // more; the kernel caps it at net.core.rmem_max / wmem_max
-      for (const set of [(n: number) => s.setRecvBufferSize(n), (n: number) => s.setSendBufferSize(n)]) {
-        try {
-          set(UDP_BUFFER_BYTES)
-        } catch {
-          // keep the default
-        }
+      try {
+        s.setRecvBufferSize(UDP_BUFFER_BYTES)
+        s.setSendBufferSize(UDP_BUFFER_BYTES)
+      } catch {
+        // keep the defaults
       }
       resolve(s)
     })
@@ -297,7 +296,7 @@ function bindUdp(type: 'udp4' | 'udp6', address: string, port: number): Promise<
 }
 
 /** the socket buffers asked for on UDP sockets */
-export const UDP_BUFFER_BYTES = 4 * 1024 * 1024
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024
 
 function listen(server: net.Server, host: string, port: number, fallbackHost?: string): Promise<void> {
   return new Promise((resolve, reject) => {
