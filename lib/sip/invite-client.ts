@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events'
 import type * as sip from 'sip'
 import { parseSipUri } from './uri'
 import type { InviteOptions, OutgoingInvite } from './api'
-import { ALLOW, SUPPORTED, type SentRequest, type Stack } from './stack'
+import { ALLOW, type SentRequest, type Stack } from './stack'
 import { DialogImpl, newTag } from './dialog'
 import { nameAddr, randomToken, type SipMessage } from './message'
 import type { Protocol } from './transport'
@@ -63,7 +63,6 @@ export class InviteClient extends EventEmitter implements OutgoingInvite {
       'max-forwards': 70,
       'user-agent': this.stack.userAgent,
       allow: ALLOW,
-      supported: SUPPORTED,
     }
     for (const [name, value] of Object.entries(o.headers ?? {})) {
       headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value

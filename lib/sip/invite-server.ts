@@ -20,7 +20,8 @@ export class IncomingInviteImpl extends EventEmitter implements IncomingInvite {
   readonly sdp: string | undefined
   readonly headers: Record<string, unknown>
   private final = false
-  private readonly localTag = newTag()
+  /** our To tag for every response to this INVITE (and to its CANCEL) */
+  readonly localTag = newTag()
   private readonly branch: string
 
   constructor(

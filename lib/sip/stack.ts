@@ -13,13 +13,14 @@ import type { InviteOptions, OutgoingInvite, SipCredentials, SipStack, SipStackO
 import { Transports, type Protocol, type Remote } from './transport'
 import { authorize } from './digest'
 import { parseSipUri } from './uri'
-import { firstLine, makeResponse, viaParams, type SipMessage } from './message'
+import { firstLine, makeResponse, randomToken, viaParams, type SipMessage } from './message'
 import type { DialogImpl } from './dialog'
 import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY'
-export const SUPPORTED = 'replaces, norefersub'
+// No Supported header: the stack implements no option tag (no Replaces, no
+// norefersub, no timer), and advertising one invites requests it cannot honour.
 
 export interface Timers {
   T1: number
@@ -184,6 +185,11 @@ export class Stack extends EventEmitter implements SipStack {
           const conn: sip.TransactionConnection = {
             protocol: remote.protocol,
             send: (m: SipMessage) => {
+              // the package builds the ACK of a non-2xx final response without
+              // a Route: it must carry the INVITE's (RFC 3261 §17.1.1.3)
+              if (m.method === 'ACK' && req.method === 'INVITE' && req.headers.route?.length) {
+                m.headers.route = req.headers.route
+              }
               this.transports.send(m, remote).catch((err: Error) => {
                 this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
                 const t = this.tl.getClient(m)
@@ -298,8 +304,16 @@ export class Stack extends EventEmitter implements SipStack {
       },
       release: () => undefined,
     })
+    // a response to a request without a To tag gets one (RFC 3261 §8.2.6.2);
+    // one per request, so every response of its transaction carries the same
+    let toTag: string | undefined
     const reply = (status: number, reason: string, headers: Record<string, unknown> = {}, content?: string): void => {
-      st.send(makeResponse(m, status, reason, { 'user-agent': this.userAgent, ...headers }, content))
+      const rs = makeResponse(m, status, reason, { 'user-agent': this.userAgent, ...headers }, content)
+      if (status > 100 && !rs.headers.to?.params?.tag) {
+        toTag ??= randomToken(6)
+        rs.headers.to = { ...rs.headers.to, params: { ...rs.headers.to?.params, tag: toTag } }
+      }
+      st.send(rs)
     }
     try {
       this.onRequest(m, st, reply, remote)
@@ -326,7 +340,8 @@ export class Stack extends EventEmitter implements SipStack {
         reply(481, 'Call/Transaction Does Not Exist')
         return
       }
-      reply(200, 'OK')
+      // the same To tag as the INVITE's responses (RFC 3261 §9.2)
+      reply(200, 'OK', { to: { ...m.headers.to, params: { ...m.headers.to.params, tag: inv.localTag } } })
       inv.onCancel()
       return
     }
@@ -341,7 +356,7 @@ export class Stack extends EventEmitter implements SipStack {
     }
     switch (method) {
       case 'OPTIONS':
-        reply(200, 'OK', { allow: ALLOW, accept: 'application/sdp, message/sipfrag', supported: SUPPORTED })
+        reply(200, 'OK', { allow: ALLOW, accept: 'application/sdp, message/sipfrag' })
         return
       case 'INVITE':
         if (this.listenerCount('invite') === 0) {
