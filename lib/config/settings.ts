@@ -59,6 +59,12 @@ export const SETTINGS: Setting[] = [
   s('SipAuthPassword', 'sipAuthPassword', v.text, 'password for SIP digest challenges'),
   s('SipAuthRealm', 'sipAuthRealm', v.text, 'answer challenges of this realm only; blank = any'),
   s('MaxCalls', 'maxCalls', v.positive, 'most calls in progress at once; more get 503'),
+  // --- SIP connection limits and TLS verification (issue 12) ---
+  s('SipMaxConnections', 'sipMaxConnections', v.positive, 'most inbound SIP TCP/TLS connections at once (also at most half the open-file limit)'),
+  s('SipMaxConnectionsPerAddress', 'sipMaxConnectionsPerAddress', v.positive, 'most inbound SIP TCP/TLS connections from one address'),
+  s('SipIdleConnectionTimeout', 'sipIdleConnectionTimeout', v.positive, 'seconds before an inbound SIP TCP/TLS connection with no dialog or transaction is closed'),
+  s('TLSVerifyServer', 'tlsVerifyServer', v.bool, 'check the certificate and name of the peers of outbound SIP over TLS'),
+  s('TLSCAFile', 'tlsCaFile', v.text, 'PEM CA certificates that outbound TLS peers must chain to; blank = the built-in public CAs'),
 ]
 
 export const SETTINGS_BY_NAME = new Map(SETTINGS.map((x) => [x.name.toLowerCase(), x]))
@@ -106,5 +112,11 @@ export function defaultConfig(): Config {
     sipAuthPassword: '',
     sipAuthRealm: '',
     maxCalls: 1000,
+    // --- SIP connection limits and TLS verification (issue 12) ---
+    sipMaxConnections: 2048,
+    sipMaxConnectionsPerAddress: 32,
+    sipIdleConnectionTimeout: 20,
+    tlsVerifyServer: true,
+    tlsCaFile: '',
   }
 }

@@ -50,6 +50,12 @@ export interface Config {
   sipAuthPassword: string
   sipAuthRealm: string
   maxCalls: number
+  // --- SIP connection limits and TLS verification (issue 12) ---
+  sipMaxConnections: number
+  sipMaxConnectionsPerAddress: number
+  sipIdleConnectionTimeout: number
+  tlsVerifyServer: boolean
+  tlsCaFile: string
 }
 
 export interface ConfigWarning {

@@ -13,6 +13,7 @@ import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
 import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
 import { ConfigError } from '../errors'
 import { version } from '../version'
+import { sipConnectionOptions } from './sip-options'
 
 export interface RunningServer {
   readonly sip: SipStack
@@ -91,7 +92,7 @@ export async function startServer(
   try {
     const tls =
       config.tlsCertificate && config.tlsPrivateKey && config.tlsPort > 0
-        ? { port: config.tlsPort, certFile: config.tlsCertificate, keyFile: config.tlsPrivateKey }
+        ? { port: config.tlsPort, certFile: config.tlsCertificate, keyFile: config.tlsPrivateKey, domain: config.tlsDomain }
         : undefined
     if (!tls) logger.info({ module: 'sip' }, 'SIP over TLS is off (no TLSCertificate/TLSPrivateKey configured)')
     const sip = await createSipStack({
@@ -104,6 +105,7 @@ export async function startServer(
       userAgent: 'ClickToCall',
       ...(credentials(config) ? { credentials: credentials(config)! } : {}),
       ...(overrides.sipTimers ? { timers: overrides.sipTimers } : {}),
+      ...sipConnectionOptions(config),
       logger,
     })
     opened.push(sip)

@@ -32,8 +32,18 @@ export interface SipStackOptions {
    * first non-internal IPv4 address of the machine, else 127.0.0.1.
    */
   advertisedHost?: string
-  /** TLS listener; absent = no TLS (a log line says so) */
-  tls?: { port: number; certFile: string; keyFile: string }
+  /**
+   * TLS listener; absent = no TLS (a log line says so). A file that cannot be
+   * read rejects createSipStack with a ConfigError naming it. `domain`: the
+   * name the certificate should carry (TLSDomain); a warning when it does not.
+   */
+  tls?: { port: number; certFile: string; keyFile: string; domain?: string }
+  /**
+   * Outbound SIP over TLS: the peer's certificate must chain to a trusted CA
+   * and name the URI's host (`verify`, default true; false is logged as a
+   * warning). `caFile`: PEM CAs that replace the built-in list.
+   */
+  tlsClient?: { verify?: boolean; caFile?: string }
   /** SIP URI of an outbound proxy, next hop of out-of-dialog requests */
   outboundProxy?: string
   /** CRLF keepalives on TCP/TLS connections */
@@ -44,8 +54,15 @@ export interface SipStackOptions {
   credentials?: SipCredentials[]
   /** largest SIP message accepted (headers + body), bytes; default 65535 */
   maxMessageSize?: number
-  /** idle timeout of inbound TCP/TLS connections, ms; default 300000 */
+  /** idle timeout of TCP/TLS connections (no SIP message either way), ms; default 300000 */
   idleTimeoutMs?: number
+  /**
+   * Inbound TCP/TLS connections: `max` in total (default 2048, and at most half
+   * the process's open-file limit), `perAddress` from one address (default 32),
+   * and `unusedIdleTimeoutMs` (default 20000): an inbound connection with no
+   * live dialog or transaction is closed after that long without a message.
+   */
+  connections?: { max?: number; perAddress?: number; unusedIdleTimeoutMs?: number }
   logger: Logger
   /**
    * Timer overrides for tests (ms). T1 default 500; Timer B/F = 64*T1.

@@ -10,17 +10,29 @@ import os from 'node:os'
 import * as sip from 'sip'
 import type { Logger } from 'pino'
 import type { InviteOptions, OutgoingInvite, SipCredentials, SipStack, SipStackOptions } from './api'
-import { Transports, type Protocol, type Remote } from './transport'
+import { Transports, type InboundLimits, type Protocol, type Remote } from './transport'
 import { authorize } from './digest'
 import { parseSipUri } from './uri'
 import { firstLine, makeResponse, randomToken, viaParams, type SipMessage } from './message'
 import type { DialogImpl } from './dialog'
 import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
+import { CallIdMap } from './call-index'
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY'
 // No Supported header: the stack implements no option tag (no Replaces, no
 // norefersub, no timer), and advertising one invites requests it cannot honour.
+
+const DEFAULT_IDLE_MS = 300_000
+export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }
+
+function inboundLimits(o: SipStackOptions): InboundLimits {
+  return {
+    maxConnections: o.connections?.max ?? DEFAULT_CONNECTIONS.max,
+    maxPerAddress: o.connections?.perAddress ?? DEFAULT_CONNECTIONS.perAddress,
+    unusedIdleTimeoutMs: o.connections?.unusedIdleTimeoutMs ?? DEFAULT_CONNECTIONS.unusedIdleTimeoutMs,
+  }
+}
 
 export interface Timers {
   T1: number
@@ -57,9 +69,9 @@ export class Stack extends EventEmitter implements SipStack {
   private readonly credentials: SipCredentials[] | undefined
   private readonly outboundProxy: sip.SipUri | undefined
   /** dialogs by call-id|local tag|remote tag */
-  readonly dialogs = new Map<string, DialogImpl>()
+  readonly dialogs = new CallIdMap<string, DialogImpl>()
   /** server INVITE transactions by top Via branch, for CANCEL */
-  readonly serverInvites = new Map<string, IncomingInviteImpl>()
+  readonly serverInvites = new CallIdMap<string, IncomingInviteImpl>()
   /** client INVITEs by call-id, for 2xx after the transaction ended */
   readonly clientInvites = new Map<string, InviteClient>()
   private closed = false
@@ -82,9 +94,12 @@ export class Stack extends EventEmitter implements SipStack {
       address: options.address,
       port: options.port,
       ...(options.tls ? { tls: options.tls } : {}),
+      tlsClient: { verify: options.tlsClient?.verify ?? true, ...(options.tlsClient?.caFile ? { caFile: options.tlsClient.caFile } : {}) },
       keepAlives: options.keepAlives,
       maxMessageSize: options.maxMessageSize ?? 65535,
-      idleTimeoutMs: options.idleTimeoutMs ?? 300_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+      inbound: inboundLimits(options),
+      isLive: (callId) => this.isLive(callId),
       logger: this.log,
       onMessage: (m, remote) => this.onMessage(m, remote),
     })
@@ -93,6 +108,35 @@ export class Stack extends EventEmitter implements SipStack {
 
   get port(): number {
     return this.transports.udpPort
+  }
+
+  /** a dialog, or an INVITE transaction either way, lives on this Call-ID */
+  isLive(callId: string): boolean {
+    return this.dialogs.hasCallId(callId) || this.clientInvites.has(callId) || this.serverInvites.hasCallId(callId)
+  }
+
+  /** new inbound connection limits (on reload); open connections stay */
+  setConnectionLimits(limits: NonNullable<SipStackOptions['connections']>): void {
+    this.transports.setInboundLimits(inboundLimits({ ...this.options, connections: limits }))
+    this.logConnectionLimits()
+  }
+
+  logConnectionLimits(): void {
+    const t = this.transports
+    const l = t.inboundLimits
+    const fields = {
+      maxConnections: t.maxInbound,
+      configured: l.maxConnections,
+      maxPerAddress: l.maxPerAddress,
+      unusedIdleTimeoutMs: l.unusedIdleTimeoutMs,
+      idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+      fdLimit: t.fdLimit ?? 'unknown',
+    }
+    if (t.maxInbound < l.maxConnections) {
+      this.log.warn(fields, 'SIP inbound connections capped below SipMaxConnections to keep descriptors for the other ports: raise the open files limit (ulimit -n, LimitNOFILE=)')
+    } else {
+      this.log.info(fields, 'SIP inbound connection limits')
+    }
   }
 
   get tlsPort(): number | undefined {
@@ -128,7 +172,7 @@ export class Stack extends EventEmitter implements SipStack {
     const protocol = transport as Protocol
     const host = uri.host.replace(/^\[(.*)\]$/, '$1')
     const defaultPort = protocol === 'TLS' ? 5061 : 5060
-    if (net.isIP(host)) return { protocol, address: host, port: uri.port || defaultPort }
+    if (net.isIP(host)) return { protocol, address: host, port: uri.port || defaultPort, name: host }
     const found = await new Promise<sip.Address[]>((resolve) => {
       try {
         sip.resolve(uri, (a) => resolve(a ?? []))
@@ -137,9 +181,9 @@ export class Stack extends EventEmitter implements SipStack {
       }
     })
     const usable = found.find((a) => a.protocol.toUpperCase() === protocol) ?? found[0]
-    if (usable) return { protocol: usable.protocol.toUpperCase() as Protocol, address: usable.address, port: usable.port }
+    if (usable) return { protocol: usable.protocol.toUpperCase() as Protocol, address: usable.address, port: usable.port, name: host }
     const a = await lookup(host)
-    return { protocol, address: a.address, port: uri.port || defaultPort }
+    return { protocol, address: a.address, port: uri.port || defaultPort, name: host }
   }
 
   /** Out-of-dialog requests go through the outbound proxy when one is set (loose routing). */
@@ -416,5 +460,9 @@ export async function createSipStack(options: SipStackOptions): Promise<SipStack
   const stack = new Stack(options)
   await stack.listen()
   stack.log.info({ port: stack.port, tlsPort: stack.tlsPort, host: stack.host }, 'SIP stack listening')
+  stack.logConnectionLimits()
+  if (options.tlsClient?.verify === false) {
+    stack.log.warn('TLSVerifyServer is off: outbound SIP over TLS accepts any certificate for any name')
+  }
   return stack
 }

@@ -3,16 +3,23 @@
  * Our own (the `sip` package's crash on large TCP writes, binds 5060 for
  * port 0 and dies on EADDRINUSE). Connections are reused in both
  * directions, idle ones are closed, and no input can throw out of here.
+ *
+ * Inbound TCP/TLS connections are capped in total and per address (the cap
+ * also bounded by the descriptor limit: see fd-limit.ts); one that carries
+ * no live dialog or transaction is closed after a short idle time, a TLS
+ * handshake must end within it too.
  */
 import dgram from 'node:dgram'
 import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import tls from 'node:tls'
+import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
-import { BindError } from '../errors'
+import { BindError, ConfigError } from '../errors'
 import { StreamFramer } from './framing'
 import { SipParseError, firstLine, parseDatagram, serialize, type SipMessage } from './message'
+import { inboundCap, openFileLimit } from './fd-limit'
 
 export type Protocol = 'UDP' | 'TCP' | 'TLS'
 
@@ -20,24 +27,53 @@ export interface Remote {
   protocol: Protocol
   address: string
   port: number
+  /** the host name of the URI it was resolved from: what a TLS peer's certificate must name */
+  name?: string
+}
+
+export interface InboundLimits {
+  /** most inbound TCP/TLS connections at once (before the descriptor bound) */
+  maxConnections: number
+  /** most inbound TCP/TLS connections from one address */
+  maxPerAddress: number
+  /** idle time after which an inbound connection with nothing live on it is closed, ms */
+  unusedIdleTimeoutMs: number
 }
 
 export interface TransportOptions {
   address: string
   port: number
-  tls?: { port: number; certFile: string; keyFile: string }
+  tls?: { port: number; certFile: string; keyFile: string; domain?: string }
+  /** outbound TLS: verify the peer (certificate chain and name); `caFile` replaces the built-in CAs */
+  tlsClient: { verify: boolean; caFile?: string }
   keepAlives: boolean
   maxMessageSize: number
+  /** idle time after which any connection is closed, ms */
   idleTimeoutMs: number
+  inbound: InboundLimits
+  /** does a dialog or transaction live on this Call-ID? */
+  isLive: (callId: string) => boolean
   logger: Logger
   onMessage: (m: SipMessage, remote: Remote) => void
 }
+
+/** Call-IDs remembered per connection: past this, dead ones are forgotten first, then the oldest */
+const CALL_IDS_PER_CONNECTION = 64
+/** a refused connection is logged at most this often (with the count since the last line) */
+const REFUSAL_LOG_INTERVAL_MS = 10_000
 
 interface Connection {
   socket: net.Socket
   remote: Remote
   ready: Promise<void>
   keepAlive?: NodeJS.Timeout
+  /** accepted by our listeners (not opened by us) */
+  inbound: boolean
+  /** when a SIP message last went either way (keepalives do not count) */
+  lastActivity: number
+  idleTimer?: NodeJS.Timeout
+  /** Call-IDs of the messages it carried, most recent last */
+  callIds: Set<string>
 }
 
 /**
@@ -77,12 +113,81 @@ export class Transports {
   private readonly conns = new Map<string, Connection>()
   private closed = false
   private readonly log: Logger
+  /** inbound connections open (TLS ones from their first byte, handshake included), in total and per address */
+  private inboundCount = 0
+  private readonly perAddress = new Map<string, number>()
+  private limits: InboundLimits
+  /** the effective total cap: the configured one bounded by the descriptor limit */
+  maxInbound: number
+  readonly fdLimit: number | undefined
+  private refused = { total: 0, perAddress: 0, loggedAt: 0 }
 
   constructor(private readonly o: TransportOptions) {
     this.log = o.logger
+    this.fdLimit = openFileLimit()
+    this.limits = o.inbound
+    this.maxInbound = inboundCap(o.inbound.maxConnections, this.fdLimit)
+  }
+
+  /** new inbound limits (reload); connections already open stay */
+  setInboundLimits(limits: InboundLimits): void {
+    this.limits = limits
+    this.maxInbound = inboundCap(limits.maxConnections, this.fdLimit)
+  }
+
+  get inboundLimits(): InboundLimits {
+    return this.limits
+  }
+
+  /** inbound connections open now, in total and from the busiest address (tests, metrics) */
+  inboundStats(): { total: number; busiestAddress: number } {
+    let busiest = 0
+    for (const n of this.perAddress.values()) busiest = Math.max(busiest, n)
+    return { total: this.inboundCount, busiestAddress: busiest }
+  }
+
+  /** read before any socket opens: a file that cannot be read is a configuration error naming it */
+  private serverCreds: { cert: Buffer; key: Buffer } | undefined
+  private clientCa: Buffer | undefined
+
+  private readCredentials(): void {
+    const read = (setting: string, file: string): Buffer => {
+      try {
+        return readFileSync(file)
+      } catch (err) {
+        throw new ConfigError(`${setting}: cannot read ${file}: ${(err as Error).message}`)
+      }
+    }
+    if (this.o.tls) {
+      this.serverCreds = { cert: read('TLSCertificate', this.o.tls.certFile), key: read('TLSPrivateKey', this.o.tls.keyFile) }
+      try {
+        tls.createSecureContext(this.serverCreds)
+      } catch (err) {
+        throw new ConfigError(`TLSCertificate/TLSPrivateKey (${this.o.tls.certFile}, ${this.o.tls.keyFile}): ${(err as Error).message}`)
+      }
+      const domain = this.o.tls.domain
+      if (domain) {
+        let names = false
+        try {
+          names = new X509Certificate(this.serverCreds.cert).checkHost(domain) !== undefined
+        } catch {
+          names = false
+        }
+        if (!names) this.log.warn({ domain, certFile: this.o.tls.certFile }, 'the SIP TLS certificate does not name TLSDomain')
+      }
+    }
+    if (this.o.tlsClient.caFile) {
+      this.clientCa = read('TLSCAFile', this.o.tlsClient.caFile)
+      try {
+        tls.createSecureContext({ ca: this.clientCa })
+      } catch (err) {
+        throw new ConfigError(`TLSCAFile (${this.o.tlsClient.caFile}): ${(err as Error).message}`)
+      }
+    }
   }
 
   async listen(): Promise<void> {
+    this.readCredentials()
     let lastErr: unknown
     // port 0: pick the UDP port first, then bind TCP to the same number (retry if taken)
     for (let attempt = 0; attempt < (this.o.port === 0 ? 8 : 1); attempt++) {
@@ -118,18 +223,24 @@ export class Transports {
       s?.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo))
       s?.on('error', (err) => this.log.warn({ err: err.message }, 'UDP socket error'))
     }
-    this.tcpServer = net.createServer((socket) => this.adopt(socket, 'TCP'))
+    this.tcpServer = net.createServer((socket) => {
+      if (this.admit(socket)) this.adopt(socket, 'TCP', undefined, true)
+    })
     await listen(this.tcpServer, a === '' ? '::' : a, port, a === '' ? '0.0.0.0' : undefined)
-    if (this.o.tls) {
+    if (this.o.tls && this.serverCreds) {
       const t = this.o.tls
-      let creds: { cert: Buffer; key: Buffer }
-      try {
-        creds = { cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) }
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'SIP over TLS is off: cannot read the certificate or key')
-        return
-      }
-      this.tlsServer = tls.createServer(creds, (socket) => this.adopt(socket, 'TLS'))
+      const creds = this.serverCreds
+      this.tlsServer = tls.createServer({ ...creds, handshakeTimeout: this.limits.unusedIdleTimeoutMs }, (socket) =>
+        this.adopt(socket, 'TLS', undefined, true),
+      )
+      // counted and capped on the raw connection, before the handshake costs anything
+      this.tlsServer.prependListener('connection', (raw: net.Socket) => {
+        this.admit(raw)
+      })
+      this.tlsServer.on('tlsClientError', (err, socket) => {
+        this.log.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed')
+        socket.destroy()
+      })
       await listen(this.tlsServer, a === '' ? '::' : a, t.port, a === '' ? '0.0.0.0' : undefined)
       this.tlsPort = (this.tlsServer.address() as net.AddressInfo).port
     }
@@ -164,19 +275,108 @@ export class Transports {
     }
   }
 
-  private adopt(socket: net.Socket, protocol: Protocol, known?: Remote): Connection {
+  /**
+   * Count an inbound connection against the caps, or refuse it (closed at
+   * once). The count is released when the socket closes.
+   */
+  private admit(socket: net.Socket): boolean {
+    const address = normalizeAddress(socket.remoteAddress ?? '')
+    const fromThere = this.perAddress.get(address) ?? 0
+    const over = this.inboundCount >= this.maxInbound ? 'total' : fromThere >= this.limits.maxPerAddress ? 'perAddress' : undefined
+    if (this.closed || over) {
+      socket.on('error', () => undefined)
+      socket.destroy()
+      if (over) this.noteRefusal(over, address)
+      return false
+    }
+    this.inboundCount++
+    this.perAddress.set(address, fromThere + 1)
+    socket.once('close', () => {
+      this.inboundCount--
+      const n = (this.perAddress.get(address) ?? 1) - 1
+      if (n > 0) this.perAddress.set(address, n)
+      else this.perAddress.delete(address)
+    })
+    return true
+  }
+
+  private noteRefusal(why: 'total' | 'perAddress', address: string): void {
+    this.refused[why]++
+    const now = Date.now()
+    if (now - this.refused.loggedAt < REFUSAL_LOG_INTERVAL_MS) return
+    this.log.warn(
+      {
+        address,
+        why,
+        refusedTotalCap: this.refused.total,
+        refusedPerAddressCap: this.refused.perAddress,
+        inbound: this.inboundCount,
+        maxConnections: this.maxInbound,
+        maxPerAddress: this.limits.maxPerAddress,
+      },
+      'SIP connections refused: connection cap reached',
+    )
+    this.refused = { total: 0, perAddress: 0, loggedAt: now }
+  }
+
+  /** remember a Call-ID carried by the connection (bounded: dead ones go first, then the oldest) */
+  private note(conn: Connection, m: SipMessage): void {
+    conn.lastActivity = Date.now()
+    const callId = m.headers['call-id']
+    if (typeof callId !== 'string' || callId === '') return
+    conn.callIds.delete(callId)
+    if (conn.callIds.size >= CALL_IDS_PER_CONNECTION) {
+      for (const id of conn.callIds) if (!this.o.isLive(id)) conn.callIds.delete(id)
+      if (conn.callIds.size >= CALL_IDS_PER_CONNECTION) conn.callIds.delete(conn.callIds.values().next().value as string)
+    }
+    conn.callIds.add(callId)
+  }
+
+  /**
+   * The idle rule: any connection is closed after `idleTimeoutMs` without a
+   * SIP message; an inbound one that carries nothing live (no dialog, no
+   * transaction on any of its Call-IDs) after `unusedIdleTimeoutMs`.
+   */
+  private armIdle(conn: Connection, ms: number): void {
+    if (conn.idleTimer) clearTimeout(conn.idleTimer)
+    conn.idleTimer = setTimeout(() => this.checkIdle(conn), Math.max(ms, 10))
+    conn.idleTimer.unref()
+  }
+
+  private idleLimit(conn: Connection): number {
+    if (!conn.inbound) return this.o.idleTimeoutMs
+    for (const id of conn.callIds) if (this.o.isLive(id)) return this.o.idleTimeoutMs
+    return Math.min(this.limits.unusedIdleTimeoutMs, this.o.idleTimeoutMs)
+  }
+
+  private checkIdle(conn: Connection): void {
+    conn.idleTimer = undefined
+    if (conn.socket.destroyed) return
+    const idle = Date.now() - conn.lastActivity
+    const limit = this.idleLimit(conn)
+    if (idle >= limit) {
+      this.log.debug({ remote: conn.remote, idleMs: idle, inbound: conn.inbound }, 'closing an idle SIP connection')
+      conn.socket.destroy()
+      return
+    }
+    this.armIdle(conn, limit - idle)
+  }
+
+  private adopt(socket: net.Socket, protocol: Protocol, known?: Remote, inbound = false): Connection {
     const remote: Remote = known ?? {
       protocol,
       address: normalizeAddress(socket.remoteAddress ?? ''),
       port: socket.remotePort ?? 0,
     }
-    const conn: Connection = { socket, remote, ready: Promise.resolve() }
+    const conn: Connection = { socket, remote, ready: Promise.resolve(), inbound, lastActivity: Date.now(), callIds: new Set() }
     const k = key(remote)
     this.conns.set(k, conn)
-    socket.setTimeout(this.o.idleTimeoutMs)
-    socket.on('timeout', () => socket.destroy())
+    this.armIdle(conn, this.idleLimit(conn))
     const framer = new StreamFramer(this.o.maxMessageSize, {
-      message: (m) => this.deliver(m, remote),
+      message: (m) => {
+        this.note(conn, m)
+        this.deliver(m, remote)
+      },
       ping: () => {
         if (!socket.destroyed) socket.write('\r\n')
       },
@@ -197,6 +397,8 @@ export class Transports {
     socket.on('close', () => {
       if (this.conns.get(k) === conn) this.conns.delete(k)
       if (conn.keepAlive) clearInterval(conn.keepAlive)
+      if (conn.idleTimer) clearTimeout(conn.idleTimer)
+      conn.idleTimer = undefined
     })
     if (this.o.keepAlives && protocol !== 'UDP') {
       conn.keepAlive = setInterval(() => {
@@ -210,17 +412,36 @@ export class Transports {
   private connect(remote: Remote): Connection {
     const existing = this.conns.get(key(remote))
     if (existing && !existing.socket.destroyed) return existing
-    const socket =
-      remote.protocol === 'TLS'
-        ? tls.connect({ host: remote.address, port: remote.port, rejectUnauthorized: false })
-        : net.connect({ host: remote.address, port: remote.port })
+    const socket = remote.protocol === 'TLS' ? this.connectTls(remote) : net.connect({ host: remote.address, port: remote.port })
     const conn = this.adopt(socket, remote.protocol, remote)
     conn.ready = new Promise<void>((resolve, reject) => {
       socket.once(remote.protocol === 'TLS' ? 'secureConnect' : 'connect', () => resolve())
       socket.once('error', reject)
     })
-    conn.ready.catch(() => undefined)
+    conn.ready.catch((err: NodeJS.ErrnoException) => {
+      if (remote.protocol === 'TLS') {
+        this.log.warn({ remote, name: remote.name ?? remote.address, err: err.message, code: err.code }, 'outbound SIP over TLS failed')
+      }
+    })
     return conn
+  }
+
+  /**
+   * Outbound TLS: the peer's certificate must chain to a trusted CA and name
+   * the host of the URI (RFC 5922: the domain, or the IP address when the
+   * URI has one), unless verification is off.
+   */
+  private connectTls(remote: Remote): tls.TLSSocket {
+    const name = remote.name ?? remote.address
+    return tls.connect({
+      host: remote.address,
+      port: remote.port,
+      // SNI carries host names only (RFC 6066)
+      ...(net.isIP(name) ? {} : { servername: name }),
+      rejectUnauthorized: this.o.tlsClient.verify,
+      ...(this.clientCa ? { ca: this.clientCa } : {}),
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
+    })
   }
 
   /**
@@ -242,6 +463,7 @@ export class Transports {
       return
     }
     const conn = this.connect(remote)
+    this.note(conn, m)
     await conn.ready
     if (conn.socket.destroyed) throw new Error('connection closed')
     conn.socket.write(data)
@@ -264,6 +486,7 @@ export class Transports {
     this.closed = true
     for (const c of this.conns.values()) {
       if (c.keepAlive) clearInterval(c.keepAlive)
+      if (c.idleTimer) clearTimeout(c.idleTimer)
       c.socket.destroy()
     }
     this.conns.clear()
