@@ -107,7 +107,8 @@ export class IncomingInviteImpl extends EventEmitter implements IncomingInvite {
   }
 
   private forget(): void {
-    const t = setTimeout(() => this.stack.serverInvites.delete(this.branch), 32_000)
+    // 64*T1 (32 s by default): a late CANCEL still finds its INVITE
+    const t = setTimeout(() => this.stack.serverInvites.delete(this.branch), 64 * this.stack.timers.T1)
     t.unref()
   }
 }

@@ -59,8 +59,20 @@ export interface TransportOptions {
 
 /** Call-IDs remembered per connection: past this, dead ones are forgotten first, then the oldest */
 const CALL_IDS_PER_CONNECTION = 64
+/** inbound connections looked at for one eviction, at most */
+const EVICTION_SCAN = 64
 /** a refused connection is logged at most this often (with the count since the last line) */
 const REFUSAL_LOG_INTERVAL_MS = 10_000
+
+interface InboundEntry {
+  /** the raw socket (under TLS, the one below the TLS socket) */
+  socket: net.Socket
+  address: string
+  /** once adopted (after the TLS handshake) */
+  conn?: Connection
+  /** no longer counted against the caps */
+  released: boolean
+}
 
 interface Connection {
   socket: net.Socket
@@ -116,11 +128,13 @@ export class Transports {
   /** inbound connections open (TLS ones from their first byte, handshake included), in total and per address */
   private inboundCount = 0
   private readonly perAddress = new Map<string, number>()
+  /** admitted inbound connections by `address|port`, oldest first: the candidates for eviction */
+  private readonly inbound = new Map<string, InboundEntry>()
   private limits: InboundLimits
   /** the effective total cap: the configured one bounded by the descriptor limit */
   maxInbound: number
   readonly fdLimit: number | undefined
-  private refused = { total: 0, perAddress: 0, loggedAt: 0 }
+  private refused = { total: 0, perAddress: 0, evicted: 0, loggedAt: 0 }
 
   constructor(private readonly o: TransportOptions) {
     this.log = o.logger
@@ -282,7 +296,9 @@ export class Transports {
   private admit(socket: net.Socket): boolean {
     const address = normalizeAddress(socket.remoteAddress ?? '')
     const fromThere = this.perAddress.get(address) ?? 0
-    const over = this.inboundCount >= this.maxInbound ? 'total' : fromThere >= this.limits.maxPerAddress ? 'perAddress' : undefined
+    let over: 'total' | 'perAddress' | undefined
+    if (fromThere >= this.limits.maxPerAddress) over = 'perAddress'
+    else if (this.inboundCount >= this.maxInbound && !this.evictUnused()) over = 'total'
     if (this.closed || over) {
       socket.on('error', () => undefined)
       socket.destroy()
@@ -291,13 +307,51 @@ export class Transports {
     }
     this.inboundCount++
     this.perAddress.set(address, fromThere + 1)
+    const id = `${address}|${socket.remotePort ?? 0}`
+    const entry: InboundEntry = { socket, address, released: false }
+    this.inbound.set(id, entry)
     socket.once('close', () => {
-      this.inboundCount--
-      const n = (this.perAddress.get(address) ?? 1) - 1
-      if (n > 0) this.perAddress.set(address, n)
-      else this.perAddress.delete(address)
+      if (this.inbound.get(id) === entry) this.inbound.delete(id)
+      this.release(entry)
     })
     return true
+  }
+
+  private release(entry: InboundEntry): void {
+    if (entry.released) return
+    entry.released = true
+    this.inboundCount--
+    const n = (this.perAddress.get(entry.address) ?? 1) - 1
+    if (n > 0) this.perAddress.set(entry.address, n)
+    else this.perAddress.delete(entry.address)
+  }
+
+  /**
+   * The total cap is full: close the oldest inbound connection that carries
+   * nothing live (a handshake in progress, or no live dialog or transaction),
+   * so that a flood cannot lock out the peers of real calls. Looks at a
+   * bounded number; live ones it passes go to the back of the line.
+   */
+  private evictUnused(): boolean {
+    let looked = 0
+    for (const [id, e] of this.inbound) {
+      if (looked++ >= EVICTION_SCAN) break
+      this.inbound.delete(id)
+      if (e.conn && this.carriesLive(e.conn)) {
+        this.inbound.set(id, e)
+        continue
+      }
+      this.release(e)
+      e.socket.destroy()
+      this.refused.evicted++
+      return true
+    }
+    return false
+  }
+
+  private carriesLive(conn: Connection): boolean {
+    for (const id of conn.callIds) if (this.o.isLive(id)) return true
+    return false
   }
 
   private noteRefusal(why: 'total' | 'perAddress', address: string): void {
@@ -310,13 +364,14 @@ export class Transports {
         why,
         refusedTotalCap: this.refused.total,
         refusedPerAddressCap: this.refused.perAddress,
+        evictedUnused: this.refused.evicted,
         inbound: this.inboundCount,
         maxConnections: this.maxInbound,
         maxPerAddress: this.limits.maxPerAddress,
       },
       'SIP connections refused: connection cap reached',
     )
-    this.refused = { total: 0, perAddress: 0, loggedAt: now }
+    this.refused = { total: 0, perAddress: 0, evicted: 0, loggedAt: now }
   }
 
   /** remember a Call-ID carried by the connection (bounded: dead ones go first, then the oldest) */
@@ -344,8 +399,7 @@ export class Transports {
   }
 
   private idleLimit(conn: Connection): number {
-    if (!conn.inbound) return this.o.idleTimeoutMs
-    for (const id of conn.callIds) if (this.o.isLive(id)) return this.o.idleTimeoutMs
+    if (!conn.inbound || this.carriesLive(conn)) return this.o.idleTimeoutMs
     return Math.min(this.limits.unusedIdleTimeoutMs, this.o.idleTimeoutMs)
   }
 
@@ -359,7 +413,9 @@ export class Transports {
       conn.socket.destroy()
       return
     }
-    this.armIdle(conn, limit - idle)
+    // an inbound connection is looked at again within the short idle time:
+    // its dialogs may end meanwhile
+    this.armIdle(conn, conn.inbound ? Math.min(limit - idle, this.limits.unusedIdleTimeoutMs) : limit - idle)
   }
 
   private adopt(socket: net.Socket, protocol: Protocol, known?: Remote, inbound = false): Connection {
@@ -371,6 +427,10 @@ export class Transports {
     const conn: Connection = { socket, remote, ready: Promise.resolve(), inbound, lastActivity: Date.now(), callIds: new Set() }
     const k = key(remote)
     this.conns.set(k, conn)
+    if (inbound) {
+      const entry = this.inbound.get(`${remote.address}|${remote.port}`)
+      if (entry) entry.conn = conn
+    }
     this.armIdle(conn, this.idleLimit(conn))
     const framer = new StreamFramer(this.o.maxMessageSize, {
       message: (m) => {
