@@ -8,6 +8,7 @@
  * loop is bounded in count and time.
  */
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
@@ -135,7 +136,7 @@ t.test('3,000 idle connections from one address: 32 kept, calls go on, the idle 
   t.ok(held.client <= 32, `${held.client} of 3000 connections kept open by the server (cap 32 per address)`)
   t.ok(held.fds <= 32 + 8, `the server holds ${held.fds} more descriptors than before the flood`)
   t.ok(
-    d.lines().some((l) => l.msg === 'SIP connections refused: connection cap reached' && l.why === 'perAddress'),
+    d.lines().some((l) => l.msg === 'SIP connection cap reached: connections refused or idle ones closed' && l.why === 'perAddress'),
     'the refusals are logged (rate-limited)',
   )
   t.equal(await xmlCall(t, d, alice.uri, bob.uri), '200 Destination Connected to destination', 'a call through the XML port succeeds during the flood')
@@ -157,6 +158,10 @@ t.test('under ulimit -n 1024 the total cap is half of it (logged), and a full ca
   const f = await flood(t, d.sipPort, 3000)
   await within(3000, () => f.open() <= 512)
   t.ok(f.open() <= 512 && f.open() >= 500, `${f.open()} of 3000 kept: the total cap, not the descriptor limit, stopped the flood`)
+  t.ok(
+    d.lines().some((l) => /SIP connection cap reached/.test(String(l.msg)) && l.why === 'evicted'),
+    'making room (closing the oldest idle connection) is logged',
+  )
   t.ok(d.fds() < 1024 - 256, `${d.fds()} descriptors in use of 1024`)
   t.equal(
     await xmlCall(t, d, `${alice.uri};transport=tcp`, `${bob.uri};transport=tcp`),
@@ -239,6 +244,30 @@ t.test('the total cap holds across addresses; outbound TCP calls still work with
     inv.on('failed', (st: number) => resolve(st))
   })
   t.type(result, 'object', 'an outbound call over TCP is answered while the inbound cap is full')
+  if (typeof result === 'object') await result.bye()
+})
+
+t.test('TLS: connections are capped before their handshake; one that never completes it is closed after the short idle time', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-flood-tls-'))
+  const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')]
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+  const a = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', tls: { port: 0, certFile: cert, keyFile: key }, keepAlives: false, userAgent: 'x', logger, connections: { perAddress: 5, unusedIdleTimeoutMs: 500 } })
+  t.teardown(() => a.close())
+  a.on('invite', (inv: IncomingInvite) => void inv.accept(SDP).catch(() => undefined))
+  const f = await flood(t, a.tlsPort!, 20, '127.0.0.1', 5000)
+  await within(3000, () => f.open() <= 5)
+  t.equal(f.open(), 5, '5 of 20 silent connections kept (the per-address cap), none of them past its handshake')
+  t.equal((a as unknown as Stack).transports.inboundStats().total, 5)
+  const closed = await within(4000, () => f.open() === 0)
+  t.ok(closed >= 0, `the silent ones closed by the handshake timeout (${closed} ms later)`)
+  const caller = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'c', logger, tlsClient: { caFile: cert } })
+  t.teardown(() => caller.close())
+  const result = await new Promise<Dialog | number>((resolve) => {
+    const inv = caller.invite({ target: `sip:a@127.0.0.1:${a.tlsPort};transport=tls`, from: { uri: 'sip:c@127.0.0.1' }, sdp: SDP })
+    inv.on('answered', (dl: Dialog) => resolve(dl))
+    inv.on('failed', (st: number) => resolve(st))
+  })
+  t.type(result, 'object', 'then a verified TLS call is answered')
   if (typeof result === 'object') await result.bye()
 })
 

@@ -83,6 +83,8 @@ interface Connection {
   inbound: boolean
   /** when a SIP message last went either way (keepalives do not count) */
   lastActivity: number
+  /** when the peer last sent anything, keepalive answers included */
+  lastHeard: number
   idleTimer?: NodeJS.Timeout
   /** Call-IDs of the messages it carried, most recent last */
   callIds: Set<string>
@@ -298,11 +300,14 @@ export class Transports {
     const fromThere = this.perAddress.get(address) ?? 0
     let over: 'total' | 'perAddress' | undefined
     if (fromThere >= this.limits.maxPerAddress) over = 'perAddress'
-    else if (this.inboundCount >= this.maxInbound && !this.evictUnused()) over = 'total'
+    else if (this.inboundCount >= this.maxInbound) {
+      if (this.evictUnused()) this.noteShed('evicted', address)
+      else over = 'total'
+    }
     if (this.closed || over) {
       socket.on('error', () => undefined)
       socket.destroy()
-      if (over) this.noteRefusal(over, address)
+      if (over) this.noteShed(over, address)
       return false
     }
     this.inboundCount++
@@ -343,7 +348,6 @@ export class Transports {
       }
       this.release(e)
       e.socket.destroy()
-      this.refused.evicted++
       return true
     }
     return false
@@ -354,7 +358,8 @@ export class Transports {
     return false
   }
 
-  private noteRefusal(why: 'total' | 'perAddress', address: string): void {
+  /** a connection refused, or an idle one closed to make room: logged at most every 10 s, with counts */
+  private noteShed(why: 'total' | 'perAddress' | 'evicted', address: string): void {
     this.refused[why]++
     const now = Date.now()
     if (now - this.refused.loggedAt < REFUSAL_LOG_INTERVAL_MS) return
@@ -369,7 +374,7 @@ export class Transports {
         maxConnections: this.maxInbound,
         maxPerAddress: this.limits.maxPerAddress,
       },
-      'SIP connections refused: connection cap reached',
+      'SIP connection cap reached: connections refused or idle ones closed',
     )
     this.refused = { total: 0, perAddress: 0, evicted: 0, loggedAt: now }
   }
@@ -388,9 +393,10 @@ export class Transports {
   }
 
   /**
-   * The idle rule: any connection is closed after `idleTimeoutMs` without a
-   * SIP message; an inbound one that carries nothing live (no dialog, no
-   * transaction on any of its Call-IDs) after `unusedIdleTimeoutMs`.
+   * The idle rule. A connection that carries a live dialog or transaction is
+   * closed when the peer has sent nothing (not even a keepalive answer) for
+   * `idleTimeoutMs`; one that carries nothing live, after that long without
+   * a SIP message, or after `unusedIdleTimeoutMs` when it is inbound.
    */
   private armIdle(conn: Connection, ms: number): void {
     if (conn.idleTimer) clearTimeout(conn.idleTimer)
@@ -406,7 +412,8 @@ export class Transports {
   private checkIdle(conn: Connection): void {
     conn.idleTimer = undefined
     if (conn.socket.destroyed) return
-    const idle = Date.now() - conn.lastActivity
+    const live = this.carriesLive(conn)
+    const idle = Date.now() - (live ? Math.max(conn.lastActivity, conn.lastHeard) : conn.lastActivity)
     const limit = this.idleLimit(conn)
     if (idle >= limit) {
       this.log.debug({ remote: conn.remote, idleMs: idle, inbound: conn.inbound }, 'closing an idle SIP connection')
@@ -424,7 +431,8 @@ export class Transports {
       address: normalizeAddress(socket.remoteAddress ?? ''),
       port: socket.remotePort ?? 0,
     }
-    const conn: Connection = { socket, remote, ready: Promise.resolve(), inbound, lastActivity: Date.now(), callIds: new Set() }
+    const now = Date.now()
+    const conn: Connection = { socket, remote, ready: Promise.resolve(), inbound, lastActivity: now, lastHeard: now, callIds: new Set() }
     const k = key(remote)
     this.conns.set(k, conn)
     if (inbound) {
@@ -446,6 +454,7 @@ export class Transports {
       },
     })
     socket.on('data', (chunk: Buffer) => {
+      conn.lastHeard = Date.now()
       try {
         framer.push(chunk)
       } catch (err) {
