@@ -271,6 +271,18 @@ t.test('TLS: connections are capped before their handshake; one that never compl
   if (typeof result === 'object') await result.bye()
 })
 
+t.test('reload: new connection limits apply to new connections', { timeout: 20_000 }, async (t) => {
+  const a = await stack(t, { perAddress: 2, unusedIdleTimeoutMs: 20_000 })
+  const first = await flood(t, a.port, 5, '127.0.0.1', 5000)
+  await within(3000, () => first.open() <= 2)
+  t.equal(a.transports.inboundStats().total, 2, 'two from one address')
+  t.same(a.reconfigure({ connections: { perAddress: 4, unusedIdleTimeoutMs: 20_000 } }), [], 'no restart needed')
+  const second = await flood(t, a.port, 5, '127.0.0.1', 5000)
+  await within(3000, () => second.open() <= 2)
+  t.equal(a.transports.inboundStats().total, 4, 'four after the reload')
+  t.equal(first.open() + second.open(), 4)
+})
+
 t.test('the cap against the descriptor limit', async (t) => {
   t.equal(inboundCap(2048, 1024), 512, 'half of 1024')
   t.equal(inboundCap(2048, 1_048_576), 2048, 'the configured cap when the limit is large')

@@ -128,6 +128,43 @@ t.test('through the server: an untrusted TLS initiator is reported 503; with TLS
   }
 })
 
+t.test('reload: a CA file, the listener\'s certificate and the verification switch change without a restart; an unreadable file changes nothing', async (t) => {
+  const peer = await tlsPeer(t, 'other')
+  const s = await client(t)
+  const url = `${target(peer)};transport=tls`
+  t.equal(await outcome(s, url), 503, 'untrusted at first')
+  t.same(s.reconfigure({ tlsClient: { caFile: file('ca.pem') } }), [], 'nothing needs a restart')
+  t.equal(await outcome(s, url), 503, 'trusted CA now, but the peer\'s certificate names other.example')
+  // the peer swaps its certificate for one that names 127.0.0.1
+  t.same(peer.reconfigure({ tls: { port: 0, certFile: file('good.pem'), keyFile: file('good.key') } }), [])
+  t.equal(await outcome(s, url), 200, 'the new certificate is served to new connections, and trusted')
+  t.throws(() => s.reconfigure({ tlsClient: { caFile: file('gone.pem') } }), { name: 'ConfigError', message: /TLSCAFile: cannot read .*gone\.pem/ })
+  t.equal(await outcome(s, url), 200, 'the refused reload left the CA file in place')
+  t.throws(() => peer.reconfigure({ tls: { port: 0, certFile: file('gone.pem'), keyFile: file('good.key') } }), { name: 'ConfigError' })
+  t.same(s.reconfigure({}), [], 'back to the defaults: verification on, built-in CAs')
+  t.equal(await outcome(s, url), 503, 'untrusted again')
+  t.same(s.reconfigure({ tlsClient: { verify: false } }), [])
+  t.equal(await outcome(s, url), 200, 'verification off')
+  t.same(s.reconfigure({ tls: { port: 0, certFile: file('good.pem'), keyFile: file('good.key') } }), ['TLSCertificate/TLSPrivateKey'], 'turning TLS on needs a restart')
+})
+
+t.test('server reload: TLSCAFile set by SIGHUP makes the TLS initiator trusted', async (t) => {
+  const peer = await tlsPeer(t, 'good')
+  const srv = await startTestServer({ initiatorRingTimeout: 8 })
+  t.teardown(() => srv.close())
+  const call = async (): Promise<number | undefined> => {
+    const c = await XmlClient.connect(srv.xmlPort)
+    t.teardown(() => c.close())
+    c.write(request(`${target(peer)};transport=tls`, 'sip:nobody@127.0.0.1:9'))
+    const r = await c.until((rs) => rs.some((x) => x.leg === 'Initiator' && (x.code === 200 || x.code >= 300)), 15000)
+    return r.find((x) => x.leg === 'Initiator' && (x.code === 200 || x.code >= 300))?.code
+  }
+  t.equal(await call(), 503, 'before the reload')
+  srv.server.reload({ ...srv.config, tlsCaFile: file('ca.pem') })
+  t.equal(await call(), 200, 'after it')
+  t.throws(() => srv.server.reload({ ...srv.config, tlsCaFile: file('missing-ca.pem') }), { name: 'ConfigError' }, 'an unreadable CA file refuses the reload')
+})
+
 function runDaemon(conf: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] })

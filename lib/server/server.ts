@@ -13,7 +13,7 @@ import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
 import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
 import { ConfigError } from '../errors'
 import { version } from '../version'
-import { sipConnectionOptions } from './sip-options'
+import { sipConnectionOptions, sipReloadOptions, sipTlsOptions } from './sip-options'
 
 export interface RunningServer {
   readonly sip: SipStack
@@ -90,10 +90,7 @@ export async function startServer(
   }
   const opened: Array<{ close(): Promise<void> }> = []
   try {
-    const tls =
-      config.tlsCertificate && config.tlsPrivateKey && config.tlsPort > 0
-        ? { port: config.tlsPort, certFile: config.tlsCertificate, keyFile: config.tlsPrivateKey, domain: config.tlsDomain }
-        : undefined
+    const tls = sipTlsOptions(config)
     if (!tls) logger.info({ module: 'sip' }, 'SIP over TLS is off (no TLSCertificate/TLSPrivateKey configured)')
     const sip = await createSipStack({
       address: config.ipAddress,
@@ -173,6 +170,8 @@ export async function startServer(
       http,
       reload(next: Config): void {
         const t = compileRules(next.translationRules)
+        // SIP connection limits and TLS files (a file that cannot be read throws before anything changes)
+        for (const name of sip.reconfigure(sipReloadOptions(next))) logger.warn(`${name} changed: restart to apply`)
         calls.reconfigure({ ...flowSettings(next, overrides), translate: translatorFn(t), maxCalls: overrides.maxCalls ?? next.maxCalls })
         xml?.reconfigure({
           maxRequestSize: next.xmlRpcMaxRequestSize,

@@ -71,6 +71,9 @@ export interface SipStackOptions {
   timers?: { T1?: number; T2?: number; T4?: number; noNotifyTimeoutMs?: number }
 }
 
+/** what `SipStack.reconfigure` takes: the same fields as at start-up */
+export type SipReconfigure = Pick<SipStackOptions, 'connections' | 'tlsClient' | 'tls'>
+
 export interface SipStack extends EventEmitter {
   /** bound UDP/TCP port (the real one when 0 was asked) */
   readonly port: number
@@ -86,6 +89,17 @@ export interface SipStack extends EventEmitter {
 
   /** Close listeners and connections; pending client transactions end. */
   close(): Promise<void>
+
+  /**
+   * New settings without a restart (SIGHUP): inbound connection limits
+   * (connections already open stay), outbound TLS verification and CA file
+   * (when they change, outbound TLS connections are closed and re-verified),
+   * the TLS listener's certificate and key (for new connections). Every file
+   * is read first: one that cannot be read throws a ConfigError and nothing
+   * changes. Returns the settings whose change needs a restart (TLS turned
+   * on or off, another TLS port).
+   */
+  reconfigure(options: SipReconfigure): string[]
 
   /**
    * A new out-of-dialog INVITE arrived. With no listener the stack answers 403

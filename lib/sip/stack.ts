@@ -9,7 +9,7 @@ import net from 'node:net'
 import os from 'node:os'
 import * as sip from 'sip'
 import type { Logger } from 'pino'
-import type { InviteOptions, OutgoingInvite, SipCredentials, SipStack, SipStackOptions } from './api'
+import type { InviteOptions, OutgoingInvite, SipCredentials, SipReconfigure, SipStack, SipStackOptions } from './api'
 import { Transports, type InboundLimits, type Protocol, type Remote } from './transport'
 import { authorize } from './digest'
 import { parseSipUri } from './uri'
@@ -26,7 +26,11 @@ export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY'
 const DEFAULT_IDLE_MS = 300_000
 export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }
 
-function inboundLimits(o: SipStackOptions): InboundLimits {
+function tlsClientOptions(o: Pick<SipStackOptions, 'tlsClient'>): { verify: boolean; caFile?: string } {
+  return { verify: o.tlsClient?.verify ?? true, ...(o.tlsClient?.caFile ? { caFile: o.tlsClient.caFile } : {}) }
+}
+
+function inboundLimits(o: Pick<SipStackOptions, 'connections'>): InboundLimits {
   return {
     maxConnections: o.connections?.max ?? DEFAULT_CONNECTIONS.max,
     maxPerAddress: o.connections?.perAddress ?? DEFAULT_CONNECTIONS.perAddress,
@@ -94,7 +98,7 @@ export class Stack extends EventEmitter implements SipStack {
       address: options.address,
       port: options.port,
       ...(options.tls ? { tls: options.tls } : {}),
-      tlsClient: { verify: options.tlsClient?.verify ?? true, ...(options.tlsClient?.caFile ? { caFile: options.tlsClient.caFile } : {}) },
+      tlsClient: tlsClientOptions(options),
       keepAlives: options.keepAlives,
       maxMessageSize: options.maxMessageSize ?? 65535,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_MS,
@@ -115,10 +119,13 @@ export class Stack extends EventEmitter implements SipStack {
     return this.dialogs.hasCallId(callId) || this.clientInvites.has(callId) || this.serverInvites.hasCallId(callId)
   }
 
-  /** new inbound connection limits (on reload); open connections stay */
-  setConnectionLimits(limits: NonNullable<SipStackOptions['connections']>): void {
-    this.transports.setInboundLimits(inboundLimits({ ...this.options, connections: limits }))
+  reconfigure(o: SipReconfigure): string[] {
+    // files first: a ConfigError here leaves everything as it was
+    const restart = this.transports.reconfigureTls({ ...(o.tls ? { tls: o.tls } : {}), tlsClient: tlsClientOptions(o) })
+    this.transports.setInboundLimits(inboundLimits(o))
     this.logConnectionLimits()
+    if (o.tlsClient?.verify === false) this.log.warn('TLSVerifyServer is off: outbound SIP over TLS accepts any certificate for any name')
+    return restart
   }
 
   logConnectionLimits(): void {

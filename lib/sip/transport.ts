@@ -13,13 +13,12 @@ import dgram from 'node:dgram'
 import diagnostics from 'node:diagnostics_channel'
 import net from 'node:net'
 import tls from 'node:tls'
-import { X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
-import { BindError, ConfigError } from '../errors'
+import { BindError } from '../errors'
 import { StreamFramer } from './framing'
 import { SipParseError, firstLine, parseDatagram, serialize, type SipMessage } from './message'
 import { inboundCap, openFileLimit } from './fd-limit'
+import { loadTlsFiles } from './tls-files'
 
 export type Protocol = 'UDP' | 'TCP' | 'TLS'
 
@@ -141,6 +140,7 @@ export class Transports {
   constructor(private readonly o: TransportOptions) {
     this.log = o.logger
     this.fdLimit = openFileLimit()
+    this.tlsClient = o.tlsClient
     this.limits = o.inbound
     this.maxInbound = inboundCap(o.inbound.maxConnections, this.fdLimit)
   }
@@ -162,44 +162,48 @@ export class Transports {
     return { total: this.inboundCount, busiestAddress: busiest }
   }
 
-  /** read before any socket opens: a file that cannot be read is a configuration error naming it */
+  /** read before any socket opens (tls-files.ts) */
   private serverCreds: { cert: Buffer; key: Buffer } | undefined
   private clientCa: Buffer | undefined
+  private tlsClient: { verify: boolean; caFile?: string }
 
   private readCredentials(): void {
-    const read = (setting: string, file: string): Buffer => {
-      try {
-        return readFileSync(file)
-      } catch (err) {
-        throw new ConfigError(`${setting}: cannot read ${file}: ${(err as Error).message}`)
-      }
+    const files = loadTlsFiles({ ...(this.o.tls ? { tls: this.o.tls } : {}), ...(this.o.tlsClient.caFile ? { caFile: this.o.tlsClient.caFile } : {}) })
+    this.serverCreds = files.server
+    this.clientCa = files.clientCa
+    if (files.domainNotNamed) this.log.warn({ domain: files.domainNotNamed, certFile: this.o.tls?.certFile }, 'the SIP TLS certificate does not name TLSDomain')
+  }
+
+  /**
+   * New TLS settings without a restart (SIGHUP): outbound verification and
+   * CA file (open outbound TLS connections are closed when they change: the
+   * next request verifies anew), the listener's certificate and key (for
+   * new connections). All
+   * files are read first: a ConfigError leaves everything as it was.
+   * Returns the settings whose change needs a restart (TLS turned on or off,
+   * another TLS port).
+   */
+  reconfigureTls(o: { tls?: { port: number; certFile: string; keyFile: string; domain?: string }; tlsClient: { verify: boolean; caFile?: string } }): string[] {
+    const files = loadTlsFiles({ ...(o.tls ? { tls: o.tls } : {}), ...(o.tlsClient.caFile ? { caFile: o.tlsClient.caFile } : {}) })
+    const trustChanged =
+      o.tlsClient.verify !== this.tlsClient.verify ||
+      (files.clientCa === undefined) !== (this.clientCa === undefined) ||
+      (files.clientCa !== undefined && this.clientCa !== undefined && !files.clientCa.equals(this.clientCa))
+    this.tlsClient = o.tlsClient
+    this.clientCa = files.clientCa
+    if (trustChanged) {
+      // outbound TLS connections were verified under the old rules: the next request connects anew
+      for (const c of this.conns.values()) if (!c.inbound && c.remote.protocol === 'TLS') c.socket.destroy()
     }
-    if (this.o.tls) {
-      this.serverCreds = { cert: read('TLSCertificate', this.o.tls.certFile), key: read('TLSPrivateKey', this.o.tls.keyFile) }
-      try {
-        tls.createSecureContext(this.serverCreds)
-      } catch (err) {
-        throw new ConfigError(`TLSCertificate/TLSPrivateKey (${this.o.tls.certFile}, ${this.o.tls.keyFile}): ${(err as Error).message}`)
-      }
-      const domain = this.o.tls.domain
-      if (domain) {
-        let names = false
-        try {
-          names = new X509Certificate(this.serverCreds.cert).checkHost(domain) !== undefined
-        } catch {
-          names = false
-        }
-        if (!names) this.log.warn({ domain, certFile: this.o.tls.certFile }, 'the SIP TLS certificate does not name TLSDomain')
-      }
+    const restart: string[] = []
+    if (Boolean(o.tls) !== Boolean(this.tlsServer)) restart.push('TLSCertificate/TLSPrivateKey')
+    else if (o.tls && files.server && this.tlsServer) {
+      this.tlsServer.setSecureContext(files.server)
+      this.serverCreds = files.server
+      if (o.tls.port !== 0 && o.tls.port !== this.tlsPort) restart.push('TLSPort')
+      if (files.domainNotNamed) this.log.warn({ domain: files.domainNotNamed, certFile: o.tls.certFile }, 'the SIP TLS certificate does not name TLSDomain')
     }
-    if (this.o.tlsClient.caFile) {
-      this.clientCa = read('TLSCAFile', this.o.tlsClient.caFile)
-      try {
-        tls.createSecureContext({ ca: this.clientCa })
-      } catch (err) {
-        throw new ConfigError(`TLSCAFile (${this.o.tlsClient.caFile}): ${(err as Error).message}`)
-      }
-    }
+    return restart
   }
 
   async listen(): Promise<void> {
@@ -507,7 +511,7 @@ export class Transports {
       port: remote.port,
       // SNI carries host names only (RFC 6066)
       ...(net.isIP(name) ? {} : { servername: name }),
-      rejectUnauthorized: this.o.tlsClient.verify,
+      rejectUnauthorized: this.tlsClient.verify,
       ...(this.clientCa ? { ca: this.clientCa } : {}),
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
     })
