@@ -18,6 +18,7 @@ import pino from 'pino'
 import { createSipStack, type Dialog, type IncomingInvite } from '../lib/sip'
 import type { Stack } from '../lib/sip/stack'
 import { inboundCap, openFileLimit } from '../lib/sip/fd-limit'
+import { addressKey } from '../lib/sip/address-key'
 import { createPhone, type Phone } from '../lib/phone'
 import { startDaemon, type Daemon } from './helpers/daemon'
 import { XmlClient, request } from './helpers/xml-client'
@@ -281,6 +282,16 @@ t.test('reload: new connection limits apply to new connections', { timeout: 20_0
   await within(3000, () => second.open() <= 2)
   t.equal(a.transports.inboundStats().total, 4, 'four after the reload')
   t.equal(first.open() + second.open(), 4)
+})
+
+t.test('the per-address cap counts an IPv6 /64 as one address', async (t) => {
+  t.equal(addressKey('192.0.2.7'), '192.0.2.7')
+  t.equal(addressKey('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64')
+  t.equal(addressKey('2001:db8:1:2:ffff::9'), '2001:db8:1:2::/64', 'another host of the same /64')
+  t.equal(addressKey('2001:DB8:0001:0002::1'), '2001:db8:1:2::/64', 'case and leading zeros')
+  t.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64', 'a :: inside the prefix')
+  t.not(addressKey('2001:db8:1:3::1'), addressKey('2001:db8:1:2::1'), 'the next /64 is another address')
+  t.equal(addressKey('::1'), '0:0:0:0::/64')
 })
 
 t.test('the cap against the descriptor limit', async (t) => {

@@ -61,7 +61,7 @@ export const SETTINGS: Setting[] = [
   s('MaxCalls', 'maxCalls', v.positive, 'most calls in progress at once; more get 503'),
   // --- SIP connection limits and TLS verification (issue 12) ---
   s('SipMaxConnections', 'sipMaxConnections', v.positive, 'most inbound SIP TCP/TLS connections at once (also at most half the open-file limit)'),
-  s('SipMaxConnectionsPerAddress', 'sipMaxConnectionsPerAddress', v.positive, 'most inbound SIP TCP/TLS connections from one address'),
+  s('SipMaxConnectionsPerAddress', 'sipMaxConnectionsPerAddress', v.positive, 'most inbound SIP TCP/TLS connections from one address (an IPv6 /64 counts as one)'),
   s('SipIdleConnectionTimeout', 'sipIdleConnectionTimeout', v.positive, 'seconds before an inbound SIP TCP/TLS connection with no dialog or transaction is closed'),
   s('TLSVerifyServer', 'tlsVerifyServer', v.bool, 'check the certificate and name of the peers of outbound SIP over TLS'),
   s('TLSCAFile', 'tlsCaFile', v.text, 'PEM CA certificates that outbound TLS peers must chain to; blank = the built-in public CAs'),

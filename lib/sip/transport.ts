@@ -19,6 +19,7 @@ import { StreamFramer } from './framing'
 import { SipParseError, firstLine, parseDatagram, serialize, type SipMessage } from './message'
 import { inboundCap, openFileLimit } from './fd-limit'
 import { loadTlsFiles } from './tls-files'
+import { addressKey } from './address-key'
 
 export type Protocol = 'UDP' | 'TCP' | 'TLS'
 
@@ -66,6 +67,7 @@ const REFUSAL_LOG_INTERVAL_MS = 10_000
 interface InboundEntry {
   /** the raw socket (under TLS, the one below the TLS socket) */
   socket: net.Socket
+  /** what the per-address cap counts by (address-key.ts) */
   address: string
   /** once adopted (after the TLS handshake) */
   conn?: Connection
@@ -300,7 +302,8 @@ export class Transports {
    * once). The count is released when the socket closes.
    */
   private admit(socket: net.Socket): boolean {
-    const address = normalizeAddress(socket.remoteAddress ?? '')
+    const remoteAddress = normalizeAddress(socket.remoteAddress ?? '')
+    const address = addressKey(remoteAddress)
     const fromThere = this.perAddress.get(address) ?? 0
     let over: 'total' | 'perAddress' | undefined
     if (fromThere >= this.limits.maxPerAddress) over = 'perAddress'
@@ -316,7 +319,7 @@ export class Transports {
     }
     this.inboundCount++
     this.perAddress.set(address, fromThere + 1)
-    const id = `${address}|${socket.remotePort ?? 0}`
+    const id = `${remoteAddress}|${socket.remotePort ?? 0}`
     const entry: InboundEntry = { socket, address, released: false }
     this.inbound.set(id, entry)
     socket.once('close', () => {
