@@ -3,7 +3,7 @@
  * a table of failure paths run against in-process phones (real sockets),
  * plus a BYE during the REFER and a vanished initiator.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pino from 'pino'
 import { createPhone, type Phone, type PhoneOptions } from '../lib/phone'
 import { startTestServer, type TestServer } from './helpers/server'
@@ -20,7 +20,7 @@ t.before(async () => {
 })
 t.teardown(() => server.close())
 
-async function phone(t: any, name: string, o: Partial<PhoneOptions>): Promise<Phone> {
+async function phone(t: Test, name: string, o: Partial<PhoneOptions>): Promise<Phone> {
   const p = await createPhone({ name, behaviour: 'answer', logger, ...o })
   t.teardown(() => p.close())
   return p

@@ -3,7 +3,7 @@
  * INVITE/ACK, BYE both ways, re-INVITE, offerless INVITE, CANCEL, ring
  * timeout, REFER with NOTIFY progress, OPTIONS, 481/405/403.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
 import pino from 'pino'
 import { createSipStack, type Dialog, type SipStack } from '../lib/sip'
@@ -12,14 +12,14 @@ import { createPhone, type Phone } from '../lib/phone'
 const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' })
 const SDP = 'v=0\r\no=ctc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 8000 RTP/AVP 0\r\na=inactive\r\n'
 
-async function stack(t: any, noNotifyTimeoutMs?: number, T1?: number): Promise<SipStack> {
+async function stack(t: Test, noNotifyTimeoutMs?: number, T1?: number): Promise<SipStack> {
   const timers = { ...(noNotifyTimeoutMs ? { noNotifyTimeoutMs } : {}), ...(T1 ? { T1 } : {}) }
   const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger, timers })
   t.teardown(() => s.close())
   return s
 }
 
-async function phone(t: any, name: string, behaviour: 'answer' | 'busy' | 'no-answer' | 'reject-refer', followRefer = false, referStyle?: 'normal' | 'notify-before-202' | 'no-final-notify'): Promise<Phone> {
+async function phone(t: Test, name: string, behaviour: 'answer' | 'busy' | 'no-answer' | 'reject-refer', followRefer = false, referStyle?: 'normal' | 'notify-before-202' | 'no-final-notify'): Promise<Phone> {
   const p = await createPhone({ name, behaviour, followRefer, logger, ...(referStyle ? { referStyle } : {}) })
   t.teardown(() => p.close())
   return p

@@ -5,7 +5,7 @@
  * wrong Content-Length, unknown methods. After each, the stack still places a
  * call. Also: SIP over TCP, and digest answers to a challenging proxy.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import { createHash } from 'node:crypto'
@@ -27,7 +27,7 @@ t.teardown(async () => {
   await alice.close()
 })
 
-async function stillWorks(t: any, target = alice.uri): Promise<void> {
+async function stillWorks(t: Test, target = alice.uri): Promise<void> {
   const inv = stack.invite({ target, from: { uri: 'sip:click2call@127.0.0.1' }, sdp: SDP })
   const dialog = await new Promise<Dialog>((resolve, reject) => {
     inv.on('answered', resolve)

@@ -17,7 +17,7 @@ const SDP = 'v=0\r\no=ctc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt
 
 if (!sippAvailable()) {
   if (process.env.CI === 'true') t.fail('sipp is required under CI (apt-get install sip-tester)')
-  else t.skip('sipp is not installed')
+  else t.plan(0, 'sipp is not installed')
 } else {
   run()
 }

@@ -4,7 +4,7 @@
  * real TCP socket. The call layer here is a scripted CallService (this file
  * tests the front-end; test/flow-sipp.ts runs real calls).
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { EventEmitter } from 'node:events'
 import pino from 'pino'
 import type { CallHandle, CallRequest, CallResult, CallService, StartOutcome } from '../lib/call/api'
@@ -58,7 +58,7 @@ class ScriptedCalls implements CallService {
   }
 }
 
-async function frontEnd(t: any, extra: Partial<XmlFrontEndOptions> = {}) {
+async function frontEnd(t: Test, extra: Partial<XmlFrontEndOptions> = {}) {
   const calls = new ScriptedCalls()
   const fe = await createXmlFrontEnd({ calls, port: 0, host: '127.0.0.1', allow: ['127.0.0.0/8'], maxRequestSize: 65536, logger, ...extra })
   t.teardown(() => fe.close())
