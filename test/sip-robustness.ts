@@ -10,7 +10,8 @@ import dgram from 'node:dgram'
 import net from 'node:net'
 import { createHash } from 'node:crypto'
 import pino from 'pino'
-import { createSipStack, type Dialog, type SipStack } from '../lib/sip'
+import diagnostics from 'node:diagnostics_channel'
+import { createSipStack, type Dialog, type MessageTrace, type SipStack } from '../lib/sip'
 import { createPhone, type Phone } from '../lib/phone'
 
 const logger = pino({ level: 'silent' })
@@ -130,8 +131,21 @@ t.test('unknown methods get 405 with Allow, over TCP', async (t) => {
 })
 
 t.test('INVITE over TCP (transport=tcp)', async (t) => {
+  // what the stack sends to alice, and over which transport (alice answered the earlier tests over UDP)
+  const sent: MessageTrace[] = []
+  const on = (m: unknown): void => {
+    const trace = m as MessageTrace
+    if (trace.direction === 'out' && trace.remote.port === alice.stack.port) sent.push(trace)
+  }
+  diagnostics.subscribe('clicktocall:sip:message', on)
+  t.teardown(() => diagnostics.unsubscribe('clicktocall:sip:message', on))
+  const answeredBefore = alice.events.filter((e) => e.type === 'answered').length
   await stillWorks(t, `${alice.uri};transport=tcp`)
-  t.ok(alice.events.filter((e) => e.type === 'answered').length >= 1)
+  t.equal(alice.events.filter((e) => e.type === 'answered').length, answeredBefore + 1, 'alice answered this call')
+  const invites = sent.filter((m) => m.firstLine.startsWith('INVITE '))
+  t.equal(invites.length, 1, 'one INVITE sent')
+  t.equal(invites[0]?.remote.protocol, 'TCP', 'the INVITE went over TCP')
+  t.same([...new Set(sent.map((m) => m.remote.protocol))], ['TCP'], `the whole dialog over TCP: ${sent.map((m) => m.firstLine).join(', ')}`)
 })
 
 t.test('digest: a 407 challenge is answered once (SHA-256 and MD5)', async (t) => {
