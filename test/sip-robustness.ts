@@ -56,6 +56,16 @@ function tcp(payload: Buffer | string): Promise<string> {
   })
 }
 
+/** who ends a TCP connection that carried `payload`: the server, or this client after ms */
+function whoCloses(payload: string, ms = 5000): Promise<'server' | 'client'> {
+  return new Promise((resolve) => {
+    const s = net.connect(stack.port, '127.0.0.1', () => s.write(payload))
+    s.on('error', () => undefined)
+    s.setTimeout(ms, () => (s.destroy(), resolve('client')))
+    s.on('close', () => resolve('server'))
+  })
+}
+
 const head = (method: string, extra = ''): string =>
   `${method} sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK${Math.random().toString(36).slice(2)}\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: ${Math.random()}\r\nCSeq: 1 ${method}\r\n${extra}`
 
@@ -108,15 +118,9 @@ t.test('a 6,500-entry Route header (one 52 KB datagram) is refused before the qu
 
 t.test('TCP: the 60 KB x\\r\\n\\r\\n pattern, an endless header, a lying Content-Length', async (t) => {
   const start = Date.now()
-  const closedBy = await new Promise<string>((resolve) => {
-    const s = net.connect(stack.port, '127.0.0.1', () => s.write('x\r\n\r\n'.repeat(12000)))
-    s.on('error', () => undefined)
-    s.setTimeout(5000, () => (s.destroy(), resolve('client')))
-    s.on('close', () => resolve('server'))
-  })
-  t.equal(closedBy, 'server', `the stack cut the garbage connection off (${Date.now() - start} ms)`)
-  await tcp('INVITE sip:x SIP/2.0\r\n' + 'X-Long: a\r\n'.repeat(3000))
-  await tcp(`${head('OPTIONS')}Content-Length: 99999999\r\n\r\n`)
+  t.equal(await whoCloses('x\r\n\r\n'.repeat(12000)), 'server', `the stack cut the garbage connection off (${Date.now() - start} ms)`)
+  t.equal(await whoCloses('INVITE sip:x SIP/2.0\r\n' + 'X-Long: a\r\n'.repeat(3000), 2000), 'server', 'an endless header (33 KB, no blank line) is cut off')
+  t.equal(await whoCloses(`${head('OPTIONS')}Content-Length: 99999999\r\n\r\n`, 2000), 'server', 'a Content-Length over the message size limit is cut off')
   const pong = await tcp('\r\n\r\n')
   t.equal(pong, '\r\n', 'CRLF keepalive ping answered with CRLF')
   const r = await tcp(`${head('OPTIONS')}Content-Length: 0\r\n\r\n`)
