@@ -176,8 +176,9 @@ t.test('values are strings; entities decoded; inserted values escaped; unknown e
 t.test('a request larger than the bound gets 400 and the connection is closed', async (t) => {
   const { fe } = await frontEnd(t, { maxRequestSize: 1024 })
   const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
   c.write(`<ClickToCall><Request><Initiator>${'9'.repeat(4000)}`)
-  await new Promise<void>((resolve) => c.socket.once('close', () => resolve()))
+  t.equal(await closedWithin(c, 3000), true, 'the server closed the connection')
   t.match(c.docs[0], /<Response>\r\n    <Result Code="400">Request too large<\/Result>\r\n<\/Response>/)
 })
 
@@ -200,12 +201,13 @@ t.test('a client that vanishes mid-call: the call goes on, its listener goes onc
 t.test('a half-closed (netcat-style) client still gets every result; the server closes after the final', async (t) => {
   const { calls, fe } = await frontEnd(t)
   const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
   c.socket.end(REQUEST1)
   await c.until((r) => r.length >= 1)
   const call = calls.calls[0]!
   call.push(180, 'Initiator', 'Ringing initiator')
   call.push(486, 'Initiator', 'Failed to connect to initiator')
-  await new Promise<void>((resolve) => (c.closed ? resolve() : c.socket.once('close', () => resolve())))
+  t.equal(await closedWithin(c, 3000), true, 'the server closed the connection after the final result')
   t.same(c.summary(), ['100 In progress', '180 Initiator Ringing initiator', '486 Initiator Failed to connect to initiator'])
 })
 
