@@ -4,8 +4,7 @@
  * blind transfer of each leg, attended join, refusals, lookups, the
  * diagnostics channel and the state table.
  */
-import tap from 'tap'
-const t = tap
+import t, { type Test } from 'tap'
 import diagnostics from 'node:diagnostics_channel'
 import pino from 'pino'
 import { startTestServer, type TestServer } from './helpers/server'
@@ -16,13 +15,13 @@ import { directionOf, withDirection, holdDirection } from '../lib/call/sdp'
 
 const logger = pino({ level: 'silent' })
 
-async function phone(t: typeof tap, name: string, behaviour: PhoneBehaviour = 'answer'): Promise<Phone> {
+async function phone(t: Test, name: string, behaviour: PhoneBehaviour = 'answer'): Promise<Phone> {
   const p = await createPhone({ name, behaviour, logger, answerAfterMs: 20 })
   t.teardown(() => p.close())
   return p
 }
 
-async function server(t: typeof tap): Promise<TestServer> {
+async function server(t: Test): Promise<TestServer> {
   const s = await startTestServer({}, { referByeGraceMs: 200 })
   t.teardown(() => s.close())
   return s

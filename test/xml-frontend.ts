@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap'
 import { EventEmitter } from 'node:events'
 import pino from 'pino'
-import type { CallHandle, CallRequest, CallResult, CallService, StartOutcome } from '../lib/call/api'
+import type { CallEvent, CallHandle, CallRequest, CallResult, CallService, CallSnapshot, LegRole, LegSnapshot, StartOutcome, VerbOutcome } from '../lib/call/api'
 import { createXmlFrontEnd, RequestFramer, parseRequest, renderResult, type XmlFrontEndOptions } from '../lib/xml'
 import tls from 'node:tls'
 import { execFileSync } from 'node:child_process'
@@ -18,18 +18,69 @@ import { XmlClient } from './helpers/xml-client'
 
 const logger = pino({ level: 'silent' })
 
+const REFUSED: VerbOutcome = { ok: false, code: 'bad-state', message: 'a scripted call takes no verbs' }
+
+function leg(role: LegRole, uri: string): LegSnapshot {
+  return { role, uri, status: 'idle', sipCallId: null, held: false, code: null, answeredAt: null, endedAt: null }
+}
+
+/** A call whose results the test pushes by hand; it has no verbs and emits no typed events. */
 class ScriptedCall extends EventEmitter implements CallHandle {
   readonly results: CallResult[]
+  readonly setupId = undefined
+  readonly stateName = 'scripted'
+  readonly events: CallEvent[] = []
   constructor(
     readonly id: string,
+    readonly request: CallRequest,
     readonly translatedInitiator: string,
     readonly translatedDestination: string,
   ) {
     super()
     this.results = [{ code: 100, text: 'In progress', final: false, translatedInitiator, translatedDestination, at: Date.now() }]
   }
-  snapshot() {
-    return { id: this.id, state: 'x', anchor: false, initiator: '', destination: '', translatedInitiator: this.translatedInitiator, translatedDestination: this.translatedDestination, createdAt: 0, endedAt: null, results: this.results }
+  get ended(): boolean {
+    return this.results.some((r) => r.final)
+  }
+  snapshot(): CallSnapshot {
+    const createdAt = this.results[0]!.at
+    return {
+      id: this.id,
+      setupId: null,
+      state: this.stateName,
+      anchor: this.request.anchor,
+      mode: this.request.anchor ? 'anchored' : 'refer',
+      origin: this.request.origin,
+      initiator: this.request.initiator,
+      destination: this.request.destination,
+      translatedInitiator: this.translatedInitiator,
+      translatedDestination: this.translatedDestination,
+      createdAt,
+      endedAt: null,
+      results: this.results,
+      legs: { initiator: leg('initiator', this.translatedInitiator), destination: leg('destination', this.translatedDestination) },
+      times: { createdAt, initiatorAnsweredAt: null, destinationAnsweredAt: null, bridgedAt: null, endedAt: null },
+      holds: 0,
+      transfers: 0,
+      cause: null,
+      endedBy: null,
+      code: null,
+    }
+  }
+  end(): Promise<VerbOutcome> {
+    return Promise.resolve(REFUSED)
+  }
+  hold(): Promise<VerbOutcome> {
+    return Promise.resolve(REFUSED)
+  }
+  unhold(): Promise<VerbOutcome> {
+    return Promise.resolve(REFUSED)
+  }
+  transfer(): Promise<VerbOutcome> {
+    return Promise.resolve(REFUSED)
+  }
+  join(): Promise<VerbOutcome> {
+    return Promise.resolve(REFUSED)
   }
   push(code: number, leg: 'Initiator' | 'Destination', text: string): void {
     const r: CallResult = { code, leg, text, final: code >= 300 || (leg === 'Destination' && code >= 200), at: Date.now() }
@@ -49,12 +100,24 @@ class ScriptedCalls implements CallService {
     if (!ti || !td) {
       return { ok: false, reason: 'no-translation', code: 400, text: `No translation rule for either initiator ${request.initiator} or destination ${request.destination}`, initiator: request.initiator, destination: request.destination }
     }
-    const call = new ScriptedCall(String(this.calls.length + 1), ti, td)
+    const call = new ScriptedCall(String(this.calls.length + 1), request, ti, td)
     this.calls.push(call)
     return { ok: true, call }
   }
-  get() {
+  get(id: string): CallSnapshot | undefined {
+    return this.find(id)?.snapshot()
+  }
+  find(key: string): ScriptedCall | undefined {
+    return this.calls.find((c) => c.id === key)
+  }
+  findBySetupId(): CallSnapshot | undefined {
     return undefined
+  }
+  list(): CallSnapshot[] {
+    return this.calls.filter((c) => !c.ended).map((c) => c.snapshot())
+  }
+  subscribe(): () => void {
+    return () => undefined
   }
 }
 
