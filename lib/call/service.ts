@@ -9,7 +9,7 @@ import { CallRegistry } from './registry'
 import { runCall, hangUp, failCurrentLeg } from './flow'
 import type { FlowContext, FlowSettings } from './context'
 import type { SipStack } from '../sip/api'
-import { parseSipUri } from './uri'
+import { checkAddress } from './address'
 import { invalidUriText, noTranslationText } from './texts'
 
 export interface CallManagerOptions extends FlowSettings {
@@ -20,6 +20,8 @@ export interface CallManagerOptions extends FlowSettings {
   resultCacheTimeMs: number
   /** most calls in progress at once; more get a 503 refusal */
   maxCalls: number
+  /** AllowUriHeaders: accept `?headers` and `maddr` in translated addresses */
+  allowUriHeaders?: boolean
   logger: Logger
 }
 
@@ -61,8 +63,8 @@ export class CallManager implements CallService {
         destination,
       }
     }
-    const pi = parseSipUri(ti)
-    const pd = parseSipUri(td)
+    const pi = checkAddress(ti, this.options)
+    const pd = checkAddress(td, this.options)
     if (typeof pi === 'string' || typeof pd === 'string') {
       const why = typeof pi === 'string' ? `initiator: ${pi}` : `destination: ${pd as string}`
       return {
