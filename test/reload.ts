@@ -9,9 +9,10 @@
  *   "configuration not reloaded", the running configuration stays in force.
  */
 import t, { type Test } from 'tap'
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
+import tls from 'node:tls'
 import path from 'node:path'
 import { startDaemon, freePort, type Daemon } from './helpers/daemon'
 import { XmlClient, request } from './helpers/xml-client'
@@ -155,4 +156,36 @@ t.test('refused: no rule, HttpAuth without a password, a broken line; the runnin
     t.match(await firstResult(xmlPort, '1001', '2002'), '<TranslatedDestination>sip:2002@127.0.0.1:9<', `${what}: the old rules still apply`)
   }
   t.equal(d.child.exitCode, null, 'the daemon is still running')
+})
+
+t.test('XML TLS: new certificate files are swapped in by a reload; turning TLS off needs a restart', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-reload-tls-'))
+  const pair = (cn: string): { cert: string; key: string } => {
+    const key = path.join(dir, `${cn}.key`)
+    const cert = path.join(dir, `${cn}.pem`)
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${cn}`], { stdio: 'ignore' })
+    return { cert, key }
+  }
+  const first = pair('first.example')
+  const second = pair('second.example')
+  const server = await startTestServer({ xmlRpcTlsCertificate: first.cert, xmlRpcTlsPrivateKey: first.key })
+  t.teardown(() => server.close())
+  const peerCn = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = tls.connect({ port: server.xmlPort, host: '127.0.0.1', rejectUnauthorized: false }, () => {
+        const cn = s.getPeerCertificate().subject?.CN
+        s.destroy()
+        resolve(String(cn))
+      })
+      s.on('error', reject)
+    })
+  t.equal(await peerCn(), 'first.example')
+  const plan = server.server.reload({ ...server.config, xmlRpcTlsCertificate: second.cert, xmlRpcTlsPrivateKey: second.key })
+  t.same(plan.applied.sort(), ['XmlRpcTLSCertificate', 'XmlRpcTLSPrivateKey'])
+  t.equal(await peerCn(), 'second.example', 'a new connection gets the new certificate')
+  const off = server.server.reload({ ...server.config, xmlRpcTlsCertificate: '', xmlRpcTlsPrivateKey: '' })
+  t.same(off.restart.sort(), ['XmlRpcTLSCertificate', 'XmlRpcTLSPrivateKey'], 'TLS off is named as needing a restart')
+  t.equal(await peerCn(), 'second.example', 'and the port keeps speaking TLS')
+  t.throws(() => server.server.reload({ ...server.config, xmlRpcTlsCertificate: path.join(dir, 'missing.pem'), xmlRpcTlsPrivateKey: second.key }), { code: 'CTC_ERR_CONFIG' }, 'unreadable files: refused')
+  t.equal(await peerCn(), 'second.example', 'and nothing changed')
 })

@@ -226,7 +226,7 @@ class Connection {
    * then destroy within closeGraceMs whatever the peer does: a client that
    * neither reads nor answers the FIN does not keep its slot.
    */
-  end(): void {
+  end(graceMs = this.o.closeGraceMs ?? 2000): void {
     if (this.socket.destroyed) return
     this.socket.end()
     if (this.destroyTimer) return
@@ -235,7 +235,7 @@ class Connection {
         this.log.info({ pending: this.socket.writableLength }, 'XML client did not close after our FIN: destroyed')
         this.socket.destroy()
       }
-    }, this.o.closeGraceMs ?? 2000)
+    }, graceMs)
     this.destroyTimer.unref()
     this.socket.once('close', () => clearTimeout(this.destroyTimer))
   }
@@ -352,7 +352,7 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const c of conns) c.end()
+        for (const c of conns) c.end(1000) // shutdown: a shorter bound
         if (server.listening) server.close(() => resolve())
         else if (conns.size === 0) resolve()
         else {
