@@ -184,12 +184,7 @@ export async function startServer(
         const next = plan.effective
         for (const name of plan.restart) logger.warn({ setting: name }, `${name} changed: restart to apply`)
         if (next.dnsServers.join() !== running.dnsServers.join()) dns.setServers(next.dnsServers.length > 0 ? next.dnsServers : systemDns)
-        calls.reconfigure({
-          ...flowSettings(next, overrides),
-          translate: translatorFn(t),
-          maxCalls: overrides.maxCalls ?? next.maxCalls,
-          allowUriHeaders: next.allowUriHeaders,
-        })
+        // the XML port first: re-reading its TLS files is the one step that can still fail
         xml?.reconfigure({
           allow: next.xmlRpcAllow,
           maxRequestSize: next.xmlRpcMaxRequestSize,
@@ -201,6 +196,12 @@ export async function startServer(
           ...(next.xmlRpcTlsCertificate && next.xmlRpcTlsPrivateKey
             ? { tls: { certFile: next.xmlRpcTlsCertificate, keyFile: next.xmlRpcTlsPrivateKey } }
             : {}),
+        })
+        calls.reconfigure({
+          ...flowSettings(next, overrides),
+          translate: translatorFn(t),
+          maxCalls: overrides.maxCalls ?? next.maxCalls,
+          allowUriHeaders: next.allowUriHeaders,
         })
         live?.reconfigure?.({
           auth: next.httpAuth,
