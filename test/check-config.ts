@@ -35,6 +35,7 @@ const BAD: Array<[string, string, RegExp]> = [
   ['unreadable XML TLS files', 'XmlRpcPort = 58124\nXmlRpcTLSCertificate = /nonexistent/cert.pem\nXmlRpcTLSPrivateKey = /nonexistent/key.pem\n', /XmlRpcTLSCertificate: .*ENOENT/],
   ['an XML TLS certificate without its key', 'XmlRpcPort = 58125\nXmlRpcTLSCertificate = /etc/hostname\n', /go together/],
   ['a DNS server that is not an address', 'DNSServers = dns.example\n', /DNSServers/],
+  ['an identity with maddr', 'ClickToCallIdentity = sip:c2c@127.0.0.1;maddr=198.51.100.7\n', /ClickToCallIdentity: maddr/],
 ]
 
 for (const [what, extra, why] of BAD) {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import type { Config } from '../config'
 import { compileRules, type Translator } from '../translate'
 import { ConfigError } from '../errors'
+import { addressProblem } from '../call'
 
 export interface Validated {
   translator: Translator
@@ -31,6 +32,9 @@ export function validateConfig(config: Config, opts: { reload?: boolean } = {}):
   }
   // a rule RE2 refuses is a config error with its file and line
   const translator = compileRules(config.translationRules)
+  // the identity goes into the From of every call, as the translated addresses go into Request-URIs
+  const identity = addressProblem(config.clickToCallIdentity)
+  if (identity) throw new ConfigError(`ClickToCallIdentity: ${identity}`, config.file)
   if (config.httpPort !== 0 && config.httpAuth && !config.httpAuthPwd) {
     throw new ConfigError('HttpAuth is on but HttpAuthPwd is blank: refusing to start the HTTP interface', config.file)
   }
