@@ -10,7 +10,7 @@
  */
 import t, { type Test } from 'tap'
 import { execFile, execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import tls from 'node:tls'
 import path from 'node:path'
@@ -188,4 +188,24 @@ t.test('XML TLS: new certificate files are swapped in by a reload; turning TLS o
   t.equal(await peerCn(), 'second.example', 'and the port keeps speaking TLS')
   t.throws(() => server.server.reload({ ...server.config, xmlRpcTlsCertificate: path.join(dir, 'missing.pem'), xmlRpcTlsPrivateKey: second.key }), { code: 'CTC_ERR_CONFIG' }, 'unreadable files: refused')
   t.equal(await peerCn(), 'second.example', 'and nothing changed')
+})
+
+t.test('planReload: live vs restart-only, as docs/configuration.md lists them', async (t) => {
+  const { planReload, restartFields } = await import('../lib/server')
+  const { defaultConfig, SETTINGS } = await import('../lib/config')
+  const doc = readFileSync(path.join(__dirname, '..', 'docs', 'configuration.md'), 'utf8')
+  const para = /Settings that need a restart are named[\s\S]*?and turning TLS/.exec(doc)?.[0] ?? ''
+  const documented = [...para.matchAll(/`(\w+)`/g)].map((m) => m[1]!).sort()
+  const base = defaultConfig()
+  const nameOf = (f: string): string => SETTINGS.find((s) => s.field === f)!.name
+  t.same(documented, restartFields(Object.keys(base) as Array<keyof typeof base>).map(nameOf).sort(), 'the documented list is the code\'s')
+  const next = { ...base, httpPort: 1, xmlRpcRateLimit: 7, httpAuthPwd: 'n', maxCalls: 3 }
+  const withHttp = planReload(base, next, { httpLive: true })
+  t.same(withHttp.restart, ['HttpPort'])
+  t.same(withHttp.applied.sort(), ['HttpAuthPwd', 'MaxCalls', 'XmlRpcRateLimit'])
+  t.equal(withHttp.effective.httpPort, base.httpPort, 'the running port stays in force')
+  t.equal(withHttp.effective.xmlRpcRateLimit, 7)
+  const noHttp = planReload(base, next, { httpLive: false })
+  t.same(noHttp.restart.sort(), ['HttpAuthPwd', 'HttpPort'], 'without HTTP reconfigure() the password needs a restart')
+  t.equal(noHttp.effective.httpAuthPwd, base.httpAuthPwd)
 })

@@ -7,33 +7,40 @@ import { SETTINGS, type Config } from '../config'
 type Field = keyof Config
 
 /**
- * Settings that re-bind a socket, re-open a file or rebuild the SIP stack:
- * a reload names them in a warning (`HttpPort changed: restart to apply`)
- * and keeps the running value.
+ * Settings a reload applies at once (for new requests and connections; calls
+ * in progress keep theirs). Every other setting re-binds a socket, re-opens a
+ * file or rebuilds the SIP stack: a reload names it in a warning
+ * (`HttpPort changed: restart to apply`) and keeps the running value. A new
+ * setting is restart-only until it is listed here, so a reload never claims
+ * to apply what it does not.
  */
-export const RESTART_FIELDS: readonly Field[] = [
-  'ipAddress',
-  'udpTcpPort',
-  'tlsPort',
-  'tlsDomain',
-  'keepAlives',
-  'outboundProxy',
-  'tlsCertificate',
-  'tlsPrivateKey',
-  'sipAuthUser',
-  'sipAuthPassword',
-  'sipAuthRealm',
-  'logLevel',
-  'logFilename',
-  'logFileMaxLines',
-  'xmlRpcPort',
-  'xmlRpcBindAddress',
-  'httpPort',
-  'httpBindAddress',
+export const LIVE_FIELDS: readonly Field[] = [
+  'translationRules',
+  'initiatorHeaders',
+  'clickToCallIdentity',
+  'initiatorRingTimeout',
+  'destinationRingTimeout',
+  'referNotifyTimeout',
+  'resultCacheTime',
+  'maxCalls',
+  'allowUriHeaders',
+  'dnsServers',
 ]
 
-/** The HTTP settings a reload hands to the HTTP front-end (restart-only if it cannot take them). */
-export const HTTP_LIVE_FIELDS: readonly Field[] = ['httpAuth', 'httpAuthPwd', 'httpAuthBasic', 'httpDigestAlgorithms']
+/** every XmlRpc* setting but the port and bind address (TLS files: see xmlTlsMode) */
+function xmlLive(f: Field): boolean {
+  return f.startsWith('xmlRpc') && f !== 'xmlRpcPort' && f !== 'xmlRpcBindAddress'
+}
+
+/** every Http* setting but the port and bind address, when the HTTP front-end can take them */
+function httpLive(f: Field): boolean {
+  return f.startsWith('http') && f !== 'httpPort' && f !== 'httpBindAddress'
+}
+
+/** the restart-only settings (for docs and tests): everything not live */
+export function restartFields(all: readonly Field[]): Field[] {
+  return all.filter((f) => f !== 'file' && !LIVE_FIELDS.includes(f) && !xmlLive(f) && !httpLive(f))
+}
 
 /** What the HTTP front-end's reconfigure() takes (lib/http owns it). */
 export interface HttpUpdate {
@@ -89,8 +96,7 @@ export interface ReloadPlan {
 }
 
 export function planReload(running: Config, next: Config, opts: { httpLive: boolean }): ReloadPlan {
-  const restartFields = new Set<Field>(RESTART_FIELDS)
-  if (!opts.httpLive) for (const f of HTTP_LIVE_FIELDS) restartFields.add(f)
+  const live = (f: Field): boolean => LIVE_FIELDS.includes(f) || xmlLive(f) || (opts.httpLive && httpLive(f))
   const changed = changedFields(running, next)
   const applied: string[] = []
   const restart: string[] = []
@@ -100,7 +106,7 @@ export function planReload(running: Config, next: Config, opts: { httpLive: bool
   }
   for (const f of changed) {
     const xmlTlsSwitch = (f === 'xmlRpcTlsCertificate' || f === 'xmlRpcTlsPrivateKey') && xmlTlsMode(running) !== xmlTlsMode(next)
-    if (restartFields.has(f) || xmlTlsSwitch) {
+    if (!live(f) || xmlTlsSwitch) {
       restart.push(settingName(f))
       keep(f)
     } else {
