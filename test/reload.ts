@@ -198,7 +198,7 @@ t.test('planReload: live vs restart-only, as docs/configuration.md lists them', 
   const documented = [...para.matchAll(/`(\w+)`/g)].map((m) => m[1]!).sort()
   const base = defaultConfig()
   const nameOf = (f: string): string => SETTINGS.find((s) => s.field === f)!.name
-  t.same(documented, restartFields(Object.keys(base) as Array<keyof typeof base>).map(nameOf).sort(), 'the documented list is the code\'s')
+  t.same(documented, restartFields(Object.keys(base) as Array<keyof typeof base>).map(nameOf).sort(), 'the documented list is the code\'s (a new setting is restart-only: list it in docs/configuration.md "Reloading", or make it live in lib/server/reload.ts)')
   const next = { ...base, httpPort: 1, xmlRpcRateLimit: 7, httpAuthPwd: 'n', maxCalls: 3 }
   const withHttp = planReload(base, next, { httpLive: true })
   t.same(withHttp.restart, ['HttpPort'])
