@@ -59,6 +59,9 @@ export const SETTINGS: Setting[] = [
   s('SipAuthPassword', 'sipAuthPassword', v.text, 'password for SIP digest challenges'),
   s('SipAuthRealm', 'sipAuthRealm', v.text, 'answer challenges of this realm only; blank = any'),
   s('MaxCalls', 'maxCalls', v.positive, 'most calls in progress at once; more get 503'),
+  // --- front-end caps and address policy (issue 12) ---
+  s('XmlRpcMaxConnectionsPerAddress', 'xmlRpcMaxConnectionsPerAddress', v.positive, 'most XML connections at once from one address (an IPv6 /64 counts as one); more are closed at once'),
+  s('AllowUriHeaders', 'allowUriHeaders', v.bool, 'let translated addresses carry URI headers (?Route=...) and maddr; off = 400 Invalid URI format'),
 ]
 
 export const SETTINGS_BY_NAME = new Map(SETTINGS.map((x) => [x.name.toLowerCase(), x]))
@@ -106,5 +109,8 @@ export function defaultConfig(): Config {
     sipAuthPassword: '',
     sipAuthRealm: '',
     maxCalls: 1000,
+    // --- front-end caps and address policy (issue 12) ---
+    xmlRpcMaxConnectionsPerAddress: 32,
+    allowUriHeaders: false,
   }
 }

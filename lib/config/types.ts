@@ -50,6 +50,9 @@ export interface Config {
   sipAuthPassword: string
   sipAuthRealm: string
   maxCalls: number
+  // --- front-end caps and address policy (issue 12) ---
+  xmlRpcMaxConnectionsPerAddress: number
+  allowUriHeaders: boolean
 }
 
 export interface ConfigWarning {
