@@ -48,6 +48,7 @@ export interface Config {
   httpAllowedOrigins: string[]
   httpMaxBodySize: number
   httpCommandToken: string
+  httpAllowIdentity: boolean
   resultCacheTime: number
   initiatorRingTimeout: number
   destinationRingTimeout: number

@@ -3,6 +3,7 @@
  * then closed), JSON only (415 otherwise), and a parse error says where.
  */
 import type http from 'node:http'
+import { jsonErrorOffset } from './json-position'
 import { HttpProblem } from './problem'
 
 export function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
@@ -45,10 +46,9 @@ export async function readJsonObject(req: http.IncomingMessage, maxBytes: number
   try {
     value = JSON.parse(text)
   } catch (err) {
-    const msg = (err as Error).message
-    const pos = /position (\d+)/.exec(msg)
-    const at = pos ? Number(pos[1]) : undefined
-    const where = at !== undefined ? lineColumn(text, at) : undefined
+    const at = jsonErrorOffset(text)
+    const where = at >= 0 ? lineColumn(text, at) : undefined
+    const msg = where ? `at line ${where.line}, column ${where.column}` : (err as Error).message
     throw new HttpProblem('invalid-body', `the body is not JSON: ${msg}`, where ? { position: at, line: where.line, column: where.column } : {})
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -6,6 +6,7 @@
  */
 import type { Answer } from './respond'
 import { clickToCallPage, textLine } from './pages'
+import { processingStatus } from './sipxrest-xml'
 
 export const PROBLEMS = {
   'bad-request': { status: 400, title: 'The request is not valid' },
@@ -14,6 +15,7 @@ export const PROBLEMS = {
   'invalid-uri': { status: 400, title: 'Invalid URI format' },
   unauthorized: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Cross-site request refused' },
+  'identity-not-allowed': { status: 403, title: 'Naming the calling identity is not allowed' },
   'no-token': { status: 403, title: 'The command URL has no token configured' },
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
@@ -60,8 +62,9 @@ export function problemAnswer(p: HttpProblem, instance?: string): Answer {
 }
 
 /** the same error in the style of the URL family */
-export function errorAnswer(style: 'html' | 'problem' | 'text', p: HttpProblem, instance?: string): Answer {
+export function errorAnswer(style: 'html' | 'problem' | 'text' | 'sipxrest', p: HttpProblem, instance?: string): Answer {
   if (style === 'problem') return problemAnswer(p, instance)
+  if (style === 'sipxrest') return { status: p.status, body: processingStatus(true, p.status, p.detail), type: 'text/xml; charset=utf-8', headers: p.headers }
   if (style === 'text') return { status: p.status, body: `${p.detail}\n`, type: 'text/plain; charset=utf-8', headers: p.headers }
   return { status: p.status, body: clickToCallPage([textLine(p.detail)]), headers: p.headers }
 }

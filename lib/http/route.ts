@@ -5,12 +5,12 @@
  */
 import type http from 'node:http'
 import type { Logger } from 'pino'
-import type { CallService } from '../call/api'
+import type { CallService } from '../call'
 import type { Answer } from './respond'
 import type { HttpSettings } from './settings'
 
 /** how refusals are written for this family of URLs */
-export type ErrorStyle = 'html' | 'problem' | 'text'
+export type ErrorStyle = 'html' | 'problem' | 'text' | 'sipxrest'
 
 export interface RequestContext {
   req: http.IncomingMessage

@@ -16,12 +16,15 @@ import { Authenticator } from './auth'
 import { readBody } from './body'
 import { ConnectionSlots } from './connections'
 import { checkSite } from './hosts'
+import { commandRoutes } from './command'
 import { legacyRoutes } from './legacy'
 import { authFailedPage } from './pages'
 import { errorAnswer, HttpProblem } from './problem'
 import { send, type Answer } from './respond'
 import type { ErrorStyle, RequestContext, Route } from './route'
+import { restRoutes } from './rest'
 import { DEFAULT_HTTP_SETTINGS, type HttpSettings } from './settings'
+import { sipxrestRoutes } from './sipxrest'
 
 export interface HttpFrontEndOptions extends Partial<HttpSettings> {
   calls: CallService
@@ -38,8 +41,6 @@ export interface HttpFrontEndOptions extends Partial<HttpSettings> {
   headersTimeoutMs?: number
   /** after the server closes a connection, it is destroyed this long later at the latest (default 2 s) */
   closeGraceMs?: number
-  /** more routes (the REST API), tried before the original's */
-  routes?: Route[]
   version: string
   logger: Logger
 }
@@ -70,6 +71,18 @@ function pick(o: Partial<HttpSettings>): Partial<HttpSettings> {
   return out
 }
 
+function decodeParams(groups: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(groups)) {
+    try {
+      out[k] = decodeURIComponent(v)
+    } catch {
+      throw new HttpProblem('bad-request', `${k}: bad percent-encoding`)
+    }
+  }
+  return out
+}
+
 export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFrontEnd> {
   const log = o.logger.child({ module: 'http' })
   let settings: HttpSettings = { ...DEFAULT_HTTP_SETTINGS, ...pick(o) }
@@ -77,7 +90,7 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
   const realm = o.realm ?? os.hostname()
   const auth = new Authenticator(current, realm, o.nonceTtlMs ?? 300_000, o.maxAuthFailures ?? 5)
   const callRate = new RateLimiter(settings.rateLimit)
-  const routes: Route[] = [...(o.routes ?? []), ...legacyRoutes]
+  const routes: Route[] = [...restRoutes, ...sipxrestRoutes(), ...commandRoutes, ...legacyRoutes]
   const slots = new ConnectionSlots(current, { idleMs: o.idleTimeoutMs ?? 15_000, closeGraceMs: o.closeGraceMs ?? 2000 }, (remote, why) =>
     log.warn({ remote, cap: why === 'total' ? 'HttpMaxConnections' : 'HttpMaxConnectionsPerAddress' }, 'HTTP connection refused: too many connections'),
   )
@@ -134,7 +147,7 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
       req,
       res,
       url,
-      params: { ...(route.path.exec(path)?.groups ?? {}) },
+      params: decodeParams(route.path.exec(path)?.groups ?? {}),
       remote,
       user,
       settings: s,

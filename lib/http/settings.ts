@@ -28,6 +28,10 @@ export interface HttpSettings {
   maxBodySize: number
   /** token of the command URL; '' = that URL is refused */
   commandToken: string
+  /** a request may name the identity the server calls as (REST `identity`, sipXrest `agent`) */
+  allowIdentity: boolean
+  /** domain of a bare agent name (`201` becomes sip:201@<domain>): ClickToCallIdentity's host */
+  identityDomain: string
 }
 
 export const DEFAULT_HTTP_SETTINGS: HttpSettings = {
@@ -42,6 +46,8 @@ export const DEFAULT_HTTP_SETTINGS: HttpSettings = {
   rateLimit: 120,
   maxBodySize: 65536,
   commandToken: '',
+  allowIdentity: false,
+  identityDomain: 'localhost',
 }
 
 /** the HTTP settings of a config (at start and at each SIGHUP) */
@@ -58,5 +64,13 @@ export function httpSettingsOf(c: Config): HttpSettings {
     rateLimit: c.httpRateLimit,
     maxBodySize: c.httpMaxBodySize,
     commandToken: c.httpCommandToken,
+    allowIdentity: c.httpAllowIdentity,
+    identityDomain: identityDomain(c.clickToCallIdentity),
   }
+}
+
+/** the host part of a SIP URI (sip:user@host:port;params) */
+function identityDomain(uri: string): string {
+  const m = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;?>]+)/i.exec(uri)
+  return m ? m[1]! : 'localhost'
 }
