@@ -101,6 +101,18 @@ t.test('hold, unhold and a blind transfer through REST on an anchored call', { s
   t.equal(del.status, 200, del.body.slice(0, 200))
 })
 
+t.test('ringTimeout bounds the ringing of the initiator', { skip }, async (t) => {
+  const alice = await phone('noanswer.xml', [], 20)
+  t.teardown(() => alice.kill())
+  const created = await api.request('POST', '/v1/calls', { initiator: alice.uri('alice'), destination: '1234', ringTimeout: 1 })
+  t.equal(created.status, 201, created.body.slice(0, 200))
+  const id = api.json<CallJson>(created).id
+  const ended = await until('the ring timeout', () => getCall(id), (c) => c.endedAt !== null, 8000)
+  const rang = ended.endedAt! - ended.createdAt
+  t.ok(rang >= 900 && rang < 4000, `ended after ${rang} ms of ringing (ringTimeout 1 s; InitiatorRingTimeout is 30 s)`)
+  t.equal(ended.results.at(-1)?.code, 408)
+})
+
 t.test('request errors: 415, 400 with where, 413, unknown fields, 404, 405, 401', async (t) => {
   const noType = await api.request('POST', '/v1/calls', undefined, ['-H', 'Content-Type: text/plain', '--data-binary', 'initiator=1'])
   t.equal(noType.status, 415)

@@ -88,3 +88,14 @@ t.test('agent: the From of the INVITE when HttpAllowIdentity is on', { skip }, a
   t.equal((await alice.exit).code, 0)
   t.match(alice.messages(), /^From: .*<?sip:201@127\.0\.0\.1>?/m, 'the agent is the From')
 })
+
+t.test('isForwardingAllowed=false (the default): a 302 from the calling party fails the call, not followed', { skip }, async (t) => {
+  const alice = await phone('redirect.xml')
+  t.teardown(() => alice.kill())
+  const post = await curl([...A, '-X', 'POST', url(alice.uri('alice'), '1234', '?isForwardingAllowed=false')])
+  t.equal(post.status, 200, post.body.slice(0, 200))
+  t.equal((await alice.exit).code, 0, 'the phone sent its 302 and got the ACK')
+  const status = await until('the 302 is listed', () => curl([...A, url(alice.uri('alice'), '1234')]), (r) => r.body.includes('302'))
+  t.match(status.body, '<method>INVITE</method>\n\t<status-line>SIP/2.0 302 Moved Temporarily</status-line>')
+  t.notMatch(status.body, '<method>NOTIFY</method>', 'no transfer was attempted')
+})

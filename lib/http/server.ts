@@ -15,6 +15,7 @@ import { RateLimiter } from '../xml'
 import { Authenticator } from './auth'
 import { readBody } from './body'
 import { ConnectionSlots } from './connections'
+import { corsHeaders, preflight } from './cors'
 import { checkSite } from './hosts'
 import { commandRoutes } from './command'
 import { legacyRoutes } from './legacy'
@@ -112,6 +113,12 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
     if (!site.ok) {
       log.warn({ remote, reason: site.reason }, 'HTTP request refused')
       refuse(res, style, new HttpProblem(site.status === 421 ? 'misdirected-request' : 'forbidden', site.reason), path)
+      return
+    }
+    for (const [k, v] of Object.entries(corsHeaders(req))) res.setHeader(k, v)
+    const pre = preflight(req)
+    if (pre) {
+      reply(res, pre)
       return
     }
     if (family.length === 0) {
