@@ -170,8 +170,8 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
   const headersTimeoutMs = o.headersTimeoutMs ?? 10_000
   // node checks the header timeout this often (its default, 30 s, would triple the bound)
   const server = http.createServer({ requireHostHeader: false, connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeoutMs / 4)) }, (req, res) => {
-    // closed means closed: the answer's socket is destroyed within the grace time
-    res.once('finish', () => slots.destroyLater(req.socket))
+    // node ends the socket after the answer (Connection: close) and destroys it once the answer is
+    // flushed; a client that does not read it is cut by the idle timeout (no progress for idleMs)
     handle(req, res).catch((err: unknown) => {
       const remote = req.socket.remoteAddress ?? ''
       const style: ErrorStyle = /^\/(v1|api)\//.test(req.url ?? '') ? 'problem' : 'html'
