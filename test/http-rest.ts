@@ -152,3 +152,18 @@ t.test('request errors: 415, 400 with where, 413, unknown fields, 404, 405, 401'
   const list = await api.request('GET', '/v1/calls?state=Nothing')
   t.same(api.json<{ calls: unknown[] }>(list), { calls: [] })
 })
+
+t.test('at MaxCalls: 503 overloaded with Retry-After', { skip }, async (t) => {
+  const small = await startTestServer({ httpPort: 5095, maxCalls: 1 })
+  t.teardown(() => small.close())
+  const alice = await phone('noanswer.xml', [], 20)
+  t.teardown(() => alice.kill())
+  const client = restClient(small.httpPort)
+  const first = await client.request('POST', '/v1/calls', { initiator: alice.uri('alice'), destination: '1' })
+  t.equal(first.status, 201, first.body.slice(0, 200))
+  const second = await client.request('POST', '/v1/calls', { initiator: alice.uri('alice'), destination: '2' })
+  t.equal(second.status, 503)
+  t.equal(client.json<Problem>(second).type, 'urn:clicktocall:problem:overloaded')
+  t.match(second.headers, /Retry-After: \d+/)
+  t.equal((await client.request('DELETE', `/v1/calls/${client.json<CallJson>(first).id}`)).status, 200)
+})

@@ -99,3 +99,15 @@ t.test('isForwardingAllowed=false (the default): a 302 from the calling party fa
   t.match(status.body, '<method>INVITE</method>\n\t<status-line>SIP/2.0 302 Moved Temporarily</status-line>')
   t.notMatch(status.body, '<method>NOTIFY</method>', 'no transfer was attempted')
 })
+
+t.test('resultCacheTime: the progress is gone that long after the call ended', { skip }, async (t) => {
+  const alice = await phone('busy.xml')
+  t.teardown(() => alice.kill())
+  const post = await curl([...A, '-X', 'POST', url(alice.uri('alice'), '4321', '?resultCacheTime=1')])
+  t.equal(post.status, 200, post.body.slice(0, 200))
+  const listed = await until('the 486 is listed', () => curl([...A, url(alice.uri('alice'), '4321')]), (r) => r.body.includes('486'))
+  t.match(listed.body, 'SIP/2.0 486 Busy Here')
+  await new Promise((r) => setTimeout(r, 1500))
+  const gone = await curl([...A, url(alice.uri('alice'), '4321')])
+  t.notMatch(gone.body, '<status>', 'an empty list after resultCacheTime')
+})
