@@ -177,8 +177,10 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
       const style: ErrorStyle = /^\/(v1|api)\//.test(req.url ?? '') ? 'problem' : 'html'
       if (err instanceof HttpProblem) {
         if (err.status >= 500 || err.status === 413 || err.status === 429) log.warn({ remote, status: err.status, detail: err.detail }, 'HTTP request refused')
-        const route = routes.find((r) => r.path.test(new URL(req.url ?? '/', 'http://x').pathname))
-        reply(res, errorAnswer(route?.errors ?? style, err, req.url))
+        // the instance is the path: the query may hold a token (AuthToken=)
+        const pathname = new URL(req.url ?? '/', 'http://clicktocall.invalid').pathname
+        const route = routes.find((r) => r.path.test(pathname))
+        reply(res, errorAnswer(route?.errors ?? style, err, pathname))
         if (err.status === 413) slots.destroyLater(req.socket)
         return
       }
