@@ -18,7 +18,9 @@ const XML = 'text/xml; charset=utf-8'
 /** sipXrest's defaults, seconds */
 const DEFAULT_TIMEOUT = 180
 const DEFAULT_CACHE = 180
-const MAX_ENTRIES = 10_000
+/** most setups remembered; past PRUNE_AT, each new one first drops those whose cache time is over */
+const MAX_ENTRIES = 2000
+const PRUNE_AT = 256
 
 interface Setup {
   call: CallHandle
@@ -33,11 +35,9 @@ function expired(s: Setup, now: number): boolean {
 function remember(setups: Map<string, Setup>, key: string, s: Setup): void {
   const now = Date.now()
   setups.delete(key)
+  if (setups.size >= PRUNE_AT) for (const [k, v] of setups) if (expired(v, now)) setups.delete(k)
   setups.set(key, s)
-  if (setups.size > MAX_ENTRIES) {
-    for (const [k, v] of setups) if (expired(v, now)) setups.delete(k)
-    while (setups.size > MAX_ENTRIES) setups.delete(setups.keys().next().value as string)
-  }
+  while (setups.size > MAX_ENTRIES) setups.delete(setups.keys().next().value as string)
 }
 
 /** each SIP status the call saw, as sipXrest lists them */
