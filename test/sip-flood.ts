@@ -20,7 +20,7 @@ import type { Stack } from '../lib/sip/stack'
 import { inboundCap, openFileLimit } from '../lib/sip/fd-limit'
 import { addressKey } from '../lib/sip/address-key'
 import { createPhone, type Phone } from '../lib/phone'
-import { startDaemon, type Daemon } from './helpers/daemon'
+import { startDaemon, type Daemon } from './helpers/measured-daemon'
 import { XmlClient, request } from './helpers/xml-client'
 import type { Teardown } from './helpers/raw-sip'
 

@@ -101,7 +101,7 @@ t.test('a trusted certificate for another name fails the leg with 503', async (t
   t.equal(await outcome(s, `${target(peer)};transport=tls`), 503, 'other.example is not 127.0.0.1')
 })
 
-t.test('TLSVerifyServer off: any certificate is accepted, with a warning at start-up', async (t) => {
+t.test('TLSVerifyServer disabled: every certificate is accepted, with a warning at start-up', async (t) => {
   const peer = await tlsPeer(t, 'other')
   const lines: string[] = []
   const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) })

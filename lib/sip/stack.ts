@@ -19,9 +19,7 @@ import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
 import { CallIdMap } from './call-index'
 
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY'
-// No Supported header: the stack implements no option tag (no Replaces, no
-// norefersub, no timer), and advertising one invites requests it cannot honour.
+import { ALLOW } from './constants'
 
 const DEFAULT_IDLE_MS = 300_000
 export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }

@@ -1,74 +1,64 @@
-/**
- * The real daemon in a child process (its own descriptors, its own limits),
- * for attacks measured from outside: start with a config text, read its
- * ports from the "ready" log line, sample its descriptors and RSS.
- */
+/** A spawned `clicktocall` daemon on a config file, with its log captured; every wait bounded. */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import net from 'node:net'
 import path from 'node:path'
-import type { Teardown } from './raw-sip'
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'clicktocall')
 
-export interface Daemon {
-  child: ChildProcess
-  pid: number
-  sipPort: number
-  xmlPort: number
-  httpPort: number
-  /** everything it wrote so far */
-  out(): string
-  /** parsed JSON log lines so far */
-  lines(): Array<Record<string, unknown>>
-  /** open descriptors now */
-  fds(): number
-  /** resident set size now, KiB */
-  rssKiB(): number
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
 }
 
-/**
- * Start the daemon on `conf` (its ports 0 = ephemeral). `ulimit`: an open
- * files limit set (soft and hard) before it starts.
- */
-export async function startDaemon(t: Teardown, conf: string, options: { ulimit?: number } = {}): Promise<Daemon> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-daemon-'))
-  const file = path.join(dir, 'clicktocall.conf')
-  writeFileSync(file, conf)
-  const args = [BIN, '--config', file]
-  const child = options.ulimit
-    ? spawn('/bin/sh', ['-c', `ulimit -n ${options.ulimit} && exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => {
+export interface Daemon {
+  child: ChildProcess
+  /** everything written to stdout and stderr so far */
+  out(): string
+  exit: Promise<number | null>
+  /** wait until the output matches `re` (counting matches after `from` chars), or throw after `ms` */
+  waitFor(re: RegExp, ms?: number, from?: number): Promise<void>
+  /** SIGHUP, then wait for the reload's log line (reloaded or not); returns the output it added */
+  reload(ms?: number): Promise<string>
+  stop(): Promise<number | null>
+}
+
+export async function startDaemon(teardown: (fn: () => void) => void, conf: string): Promise<Daemon> {
+  const child = spawn(process.execPath, [BIN, '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
+  teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
-  const lines = (): Array<Record<string, unknown>> =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => {
-        try {
-          return JSON.parse(l) as Record<string, unknown>
-        } catch {
-          return {}
-        }
-      })
-  for (let i = 0; i < 200 && !/"msg":"ready"/.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100))
-  const ready = lines().find((l) => l.msg === 'ready')
-  if (!ready) throw new Error(`the daemon did not start: ${out}`)
-  const pid = child.pid!
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+  const waitFor = async (re: RegExp, ms = 10_000, from = 0): Promise<void> => {
+    const deadline = Date.now() + ms
+    while (!re.test(out.slice(from))) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}: ${out.slice(from, from + 2000)}`)
+      if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${out.slice(-2000)}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  await waitFor(/"msg":"ready"/, 15_000)
   return {
     child,
-    pid,
-    sipPort: Number(ready.sipPort),
-    xmlPort: Number(ready.xmlRpcPort ?? 0),
-    httpPort: Number(ready.httpPort ?? 0),
     out: () => out,
-    lines,
-    fds: () => readdirSync(`/proc/${pid}/fd`).length,
-    rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0),
+    exit,
+    waitFor,
+    async reload(ms = 10_000) {
+      const from = out.length
+      child.kill('SIGHUP')
+      await waitFor(/configuration (?:not )?reloaded/, ms, from)
+      return out.slice(from)
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      return exit
+    },
   }
 }
