@@ -9,6 +9,7 @@ import os from 'node:os'
 import type { Logger } from 'pino'
 import type { CallService } from '../call'
 import { BindError } from '../errors'
+import { createConsole, handleConsole, isConsolePath } from '../console'
 import { DigestAuth } from './digest'
 import { checkBasic } from './basic'
 import { FailureThrottle } from './throttle'
@@ -52,6 +53,7 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
   const realm = o.realm ?? os.hostname()
   const digest = new DigestAuth({ realm, username: USER, password: o.password, nonceTtlMs: o.nonceTtlMs ?? 300_000, ...(o.digestAlgorithms ? { algorithms: o.digestAlgorithms } : {}) })
   const throttle = new FailureThrottle(o.maxAuthFailures ?? 5)
+  const webConsole = createConsole({ calls: o.calls, logger: log, version: o.version })
 
   const send = (res: http.ServerResponse, status: number, body: string, headers: Record<string, string | string[]> = {}, type = 'text/html'): void => {
     const buf = Buffer.from(body, 'utf8')
@@ -133,6 +135,11 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
       }
       const url = new URL(req.url ?? '/', 'http://clicktocall.invalid')
       const path = url.pathname
+      // the web console (lib/console): same authentication as every other page
+      if (isConsolePath(path)) {
+        if (authenticate(req, res, remote)) handleConsole(req, res, webConsole)
+        return
+      }
       if (path === '/index.html') {
         send(res, 200, indexPage())
         return
@@ -175,6 +182,7 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        webConsole.close()
         server.close(() => resolve())
         server.closeAllConnections()
       }),
