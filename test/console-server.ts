@@ -7,7 +7,7 @@
  * stream caps (total and per address, 503), heartbeats, and a reader that
  * stops reading being dropped while a reading one gets every message.
  */
-import tap from 'tap'
+import tap, { type Test } from 'tap'
 const t = tap
 import { execFile } from 'node:child_process'
 import http from 'node:http'
@@ -67,7 +67,7 @@ const callMsg = (m: SseMessage): CallMsg => JSON.parse(m.data) as CallMsg
 const isCall = (id: string, type: string) => (m: SseMessage): boolean => m.event === 'call' && callMsg(m).event.callId === id && callMsg(m).event.type === type
 
 /** a console on its own listener, over the given call service, with small limits */
-async function ownConsole(t: typeof tap, calls: CallService, limits: Partial<StreamLimits>): Promise<{ port: number; ctx: ConsoleContext }> {
+async function ownConsole(t: Test, calls: CallService, limits: Partial<StreamLimits>): Promise<{ port: number; ctx: ConsoleContext }> {
   const ctx = createConsole({ calls, logger: pino({ level: 'silent' }), version: 'test', limits })
   const server = http.createServer((req, res) => {
     if (!handleConsole(req, res, ctx)) {

@@ -379,9 +379,12 @@ function update(c: Call): void {
     const label = legLabel(c, leg)
     parts.badge.textContent = label.text
     parts.badge.className = `badge ${label.cls}`
-    parts.uri.textContent = leg.uri || (role === 'initiator' ? c.translatedInitiator : c.translatedDestination)
+    const placed = role === 'initiator' ? c.translatedInitiator : c.translatedDestination
+    const uri = leg.uri || placed
+    parts.uri.textContent = uri
     const given = role === 'initiator' ? c.initiator : c.destination
-    parts.given.textContent = given !== parts.uri.textContent ? given : ''
+    // under the address: what was typed when it differs, or where a transfer came from
+    parts.given.textContent = uri !== placed ? `transferred from ${given}` : given !== uri ? given : ''
   }
   view.state.textContent = s.text
   view.time.textContent = timeText(c, Date.now() + skewMs)
