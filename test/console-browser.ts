@@ -192,6 +192,11 @@ t.test('the console in headless chromium', { skip, timeout: 120_000 }, async (t)
   t.not(t1, t2, `the talk time ticks (${t1} -> ${t2})`)
   t.match(t2, /^0:0[1-9]$/)
   await shot(page, 'connected')
+  // the README's picture (docs/console.png) is made here: CTC_README_SCREENSHOT=docs/console.png
+  if (process.env.CTC_README_SCREENSHOT) {
+    const box = await page.$eval('#live', (e) => e.getBoundingClientRect().bottom)
+    await page.screenshot({ path: process.env.CTC_README_SCREENSHOT, clip: { x: 0, y: 0, width: 1180, height: Math.ceil(box) + 12 } })
+  }
 
   // ---- hold, resume
   await page.click(`${row} button.hold`)
