@@ -10,7 +10,7 @@ import { compileRules, type Translator } from '../translate'
 import { createSipStack, type SipStack, type SipCredentials } from '../sip'
 import { CallManager } from '../call'
 import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
-import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
+import { createHttpFrontEnd, httpSettingsOf, type HttpFrontEnd } from '../http'
 import { ConfigError } from '../errors'
 import { version } from '../version'
 
@@ -37,6 +37,8 @@ export interface ServerOverrides {
   maxAuthFailures?: number
   /** lifetime of HTTP Digest nonces, ms (tests) */
   nonceTtlMs?: number
+  /** HTTP connection timers, ms (tests) */
+  httpTimers?: { idleTimeoutMs?: number; headersTimeoutMs?: number; closeGraceMs?: number }
   /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
   ephemeralPorts?: boolean
 }
@@ -141,12 +143,10 @@ export async function startServer(
         calls,
         port: listenPort(config.httpPort),
         host: config.httpBindAddress,
-        auth: config.httpAuth,
-        password: config.httpAuthPwd,
-        basicAllowed: config.httpAuthBasic,
-        digestAlgorithms: config.httpDigestAlgorithms,
+        ...httpSettingsOf(config),
         ...(overrides.nonceTtlMs ? { nonceTtlMs: overrides.nonceTtlMs } : {}),
         ...(overrides.maxAuthFailures ? { maxAuthFailures: overrides.maxAuthFailures } : {}),
+        ...(overrides.httpTimers ?? {}),
         version,
         logger,
       })
