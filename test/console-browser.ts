@@ -8,8 +8,10 @@
  * layout holds at phone width; #call=<id> points at a call. Assertions on
  * the DOM; a screenshot of each step in a temporary folder (printed).
  *
- * Skips with the reason when chromium, sipp, puppeteer-core or the REST API
- * (/v1, issue 14) is missing; `.ci/run` installs chromium.
+ * The same run in Debian's Firefox ESR (puppeteer-core over WebDriver BiDi)
+ * where it is installed. Each skips with the reason when its browser, sipp,
+ * puppeteer-core or the REST API (/v1, issue 14) is missing; `.ci/run`
+ * installs chromium.
  */
 /// <reference lib="dom" />
 import tap, { type Test } from 'tap'
@@ -36,13 +38,14 @@ function puppeteerInstalled(): boolean {
   }
 }
 
-const skip = !existsSync(CHROMIUM)
-  ? `chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`
-  : !sippAvailable()
-    ? 'sipp not installed'
-    : !puppeteerInstalled()
-      ? 'puppeteer-core not installed (npm install)'
-      : false
+const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr'
+
+function skipFor(name: string, file: string, hint: string): string | false {
+  if (!existsSync(file)) return `${name} not found at ${file} (${hint})`
+  if (!sippAvailable()) return 'sipp not installed'
+  if (!puppeteerInstalled()) return 'puppeteer-core not installed (npm install)'
+  return false
+}
 
 /** status of an unauthenticated-by-design document, to see whether the REST API is in this build */
 function status(port: number, target: string): Promise<number> {
@@ -91,8 +94,10 @@ async function relay(t: Test, port: number): Promise<{ base: string; cut(): numb
   }
 }
 
-t.test('the console in headless chromium', { skip, timeout: 120_000 }, async (t) => {
-  const shots = mkdtempSync(path.join(os.tmpdir(), 'ctc-console-shots-'))
+type Engine = 'chrome' | 'firefox'
+
+async function drive(t: Test, engine: Engine, executablePath: string): Promise<void> {
+  const shots = mkdtempSync(path.join(os.tmpdir(), `ctc-console-shots-${engine}-`))
   t.comment(`screenshots in ${shots}`)
   let step = 0
   const shot = async (page: Page, name: string): Promise<void> => {
@@ -136,11 +141,15 @@ t.test('the console in headless chromium', { skip, timeout: 120_000 }, async (t)
   const base = proxy.base
 
   const { default: puppeteer } = await import('puppeteer-core')
-  const browser: Browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check', '--disable-extensions', '--disable-background-networking'],
-  })
+  const browser: Browser = await puppeteer.launch(
+    engine === 'chrome'
+      ? {
+          executablePath,
+          headless: true,
+          args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check', '--disable-extensions', '--disable-background-networking'],
+        }
+      : { browser: 'firefox', executablePath, headless: true },
+  )
   t.teardown(() => browser.close())
   const page = await browser.newPage()
   const problems: string[] = []
@@ -294,7 +303,8 @@ t.test('the console in headless chromium', { skip, timeout: 120_000 }, async (t)
   t.equal(await page.$$eval('img, #bold', (es) => es.length), 0)
 
   // ---- phone width
-  await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true })
+  await page.setViewport(engine === 'chrome' ? { width: 390, height: 844, isMobile: true, hasTouch: true } : { width: 390, height: 844 })
+  if (engine === 'firefox') await page.reload()
   // (a mobile viewport reloads the page: the history comes back from the stream's hello)
   await page.waitForFunction(() => document.getElementById('link')?.textContent?.startsWith('Live'), { timeout: 10_000 })
   await page.waitForSelector(`#history-body tr[data-call-id="${xid}"]`, { timeout: 10_000 })
@@ -312,4 +322,8 @@ t.test('the console in headless chromium', { skip, timeout: 120_000 }, async (t)
   // ---- nothing from elsewhere, no script error
   t.same(external, [], 'every request went to the server itself')
   t.same(problems, [], 'no script error')
-})
+}
+
+t.test('the console in headless chromium', { skip: skipFor('chromium', CHROMIUM, 'apt-get install chromium, or set CHROMIUM_PATH'), timeout: 120_000 }, (t) => drive(t, 'chrome', CHROMIUM))
+
+t.test('the console in headless Firefox', { skip: skipFor('firefox', FIREFOX, 'apt-get install firefox-esr, or set FIREFOX_PATH'), timeout: 120_000 }, (t) => drive(t, 'firefox', FIREFOX))
