@@ -26,7 +26,7 @@ function clickToCall(ctx: RequestContext): void {
   }
   const call = outcome.call
   lines.push(initiatingLine(call.translatedInitiator, initiator, call.translatedDestination, destination, anchor))
-  lines.push(`<p>Call id: <a href="/calls/${call.id}">${call.id}</a></p>`)
+  lines.push(`<p>Call id: <a href="/calls/${call.id}">${call.id}</a> (<a href="/console/#call=${call.id}">in the console</a>)</p>`)
   ctx.log.info({ callId: call.id, remote: ctx.remote }, 'HTTP request started a call')
   ctx.send({ status: 200, body: clickToCallPage(lines), headers: { 'X-Call-Id': call.id } })
 }

@@ -11,6 +11,7 @@ import os from 'node:os'
 import type { Logger } from 'pino'
 import type { CallService } from '../call'
 import { BindError } from '../errors'
+import { createConsole, handleConsole } from '../console'
 import { RateLimiter } from '../xml'
 import { Authenticator } from './auth'
 import { readBody } from './body'
@@ -91,7 +92,10 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
   const realm = o.realm ?? os.hostname()
   const auth = new Authenticator(current, realm, o.nonceTtlMs ?? 300_000, o.maxAuthFailures ?? 5)
   const callRate = new RateLimiter(settings.rateLimit)
-  const routes: Route[] = [...restRoutes, ...sipxrestRoutes(), ...commandRoutes, ...legacyRoutes]
+  // the web console (lib/console): behind the same checks and authentication as every page
+  const webConsole = createConsole({ calls: o.calls, logger: log, version: o.version })
+  const consoleRoute: Route = { methods: ['GET', 'HEAD'], path: /^\/console(\/|$)/, auth: 'user', errors: 'html', handle: (ctx) => void handleConsole(ctx.req, ctx.res, webConsole) }
+  const routes: Route[] = [...restRoutes, ...sipxrestRoutes(), ...commandRoutes, ...legacyRoutes, consoleRoute]
   const slots = new ConnectionSlots(current, { idleMs: o.idleTimeoutMs ?? 15_000, closeGraceMs: o.closeGraceMs ?? 2000 }, (remote, why) =>
     log.warn({ remote, cap: why === 'total' ? 'HttpMaxConnections' : 'HttpMaxConnectionsPerAddress' }, 'HTTP connection refused: too many connections'),
   )
@@ -221,6 +225,7 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
     },
     close: () =>
       new Promise<void>((resolve) => {
+        webConsole.close()
         server.close(() => resolve())
         server.closeAllConnections()
         slots.destroyAll()
