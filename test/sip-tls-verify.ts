@@ -165,9 +165,9 @@ t.test('server reload: TLSCAFile set by SIGHUP makes the TLS initiator trusted',
   t.throws(() => srv.server.reload({ ...srv.config, tlsCaFile: file('missing-ca.pem') }), { name: 'ConfigError' }, 'an unreadable CA file refuses the reload')
 })
 
-function runDaemon(conf: string): Promise<{ code: number | null; out: string }> {
+function runDaemon(conf: string, check = false): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, ...(check ? ['--check-config'] : []), '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     child.stderr.on('data', (d: Buffer) => (out += d.toString()))
@@ -176,7 +176,7 @@ function runDaemon(conf: string): Promise<{ code: number | null; out: string }> 
   })
 }
 
-t.test('the daemon refuses to start (78) on a certificate, key or CA file it cannot read, naming it', async (t) => {
+t.test('the daemon refuses to start (78) on a certificate, key or CA file it cannot read, naming it; --check-config too', async (t) => {
   // TLSPort 1 is never bound: the files are read before any socket opens (TLSPort 0 would turn TLS off)
   const base = 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nTLSPort = 1\nXmlRpcPort = 0\nHttpPort = 0\nLogFilename =\nTranslationPattern = ^(.*)$\nTranslationOutput = sip:$1@127.0.0.1\n'
   const cases: Array<[string, RegExp]> = [
@@ -190,5 +190,8 @@ t.test('the daemon refuses to start (78) on a certificate, key or CA file it can
     const r = await runDaemon(conf)
     t.equal(r.code, 78, `exit 78 for ${extra.trim().split('\n')[0]}`)
     t.match(r.out, message, 'the file is named')
+    const check = await runDaemon(conf, true)
+    t.equal(check.code, 78, '--check-config refuses it too')
+    t.match(check.out, message, 'with the same message')
   }
 })
