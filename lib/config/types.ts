@@ -50,6 +50,17 @@ export interface Config {
   sipAuthPassword: string
   sipAuthRealm: string
   maxCalls: number
+  // --- call events out and call detail records (docs/events.md, docs/cdr.md) ---
+  webhookUrls: string[]
+  webhookSecret: string
+  webhookEvents: string[]
+  webhookTimeout: number
+  webhookMaxAttempts: number
+  webhookQueueSize: number
+  webhookConcurrency: number
+  actionUrls: string[]
+  cdrDatabase: string
+  cdrRetentionDays: number
 }
 
 export interface ConfigWarning {
