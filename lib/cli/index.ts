@@ -6,9 +6,10 @@ import { ExitCode, ConfigError, BindError } from '../errors'
 import { applyOverrides, findConfigFile, loadConfig, type Config } from '../config'
 import { compileRules } from '../translate'
 import { createLogger } from '../log'
-import { startServer } from '../server'
+import { checkEventSettings, startServer } from '../server'
 import { version } from '../version'
 import { HELP, UsageError, parseArgs, type CliArgs } from './args'
+import { isCdrCommand, runCdr } from './cdr'
 
 type Out = (line: string) => void
 
@@ -26,11 +27,13 @@ function load(args: CliArgs, err: Out): { config: Config; warnings: string[] } {
   let merged = applyOverrides(config, args.settings)
   if (args.logLevel) merged = applyOverrides(merged, [['LogLevel', args.logLevel]])
   compileRules(merged.translationRules) // a rule RE2 refuses is a config error, before any socket
+  checkEventSettings(merged) // action URL placeholders, webhook event names
   void err
   return { config: merged, warnings: warnings.map((w) => `${w.file}:${w.line}: warning: ${w.message}`) }
 }
 
 export async function main(argv: string[], out: Out = (l) => process.stdout.write(`${l}\n`), err: Out = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+  if (isCdrCommand(argv)) return runCdr(argv, out, err)
   let args: CliArgs
   try {
     args = parseArgs(argv)

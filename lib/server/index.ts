@@ -1,2 +1,3 @@
 /** The running server: wires config, logging, SIP, calls and front-ends. */
 export { startServer, type RunningServer, type ServerOverrides } from './server'
+export { startEventOutputs, checkEventSettings, type EventOutputs, type EventOutputOverrides } from './outputs'
