@@ -12,7 +12,7 @@ export interface CdrQuery {
   from?: number
   /** created_at < to (ms) */
   to?: number
-  /** the initiator as given or as translated; `*` is a wildcard */
+  /** the initiator as given; a URI (with `:`) also matches the translated address; `*` is a wildcard on both */
   initiator?: string
   destination?: string
   outcome?: string[]
@@ -78,8 +78,13 @@ export function buildQuery(q: CdrQuery): Sql {
     if (v.includes('*')) {
       where.push(`(${field} LIKE @${field} ESCAPE '\\' OR translated_${field} LIKE @${field} ESCAPE '\\')`)
       params[field] = likePattern(v)
-    } else {
+    } else if (v.includes(':')) {
+      // a URI: as given or as translated (scans the time range)
       where.push(`(${field} = @${field} OR translated_${field} = @${field})`)
+      params[field] = v
+    } else {
+      // a number or name as the client gave it: indexed
+      where.push(`${field} = @${field}`)
       params[field] = v
     }
   }

@@ -40,8 +40,8 @@ export interface CdrStats {
 /** The port: what the recorder, the HTTP handler and the CLI use. */
 export interface CdrStore {
   add(record: CdrRecord): void
-  /** write what is pending now (also done by the timer) */
-  flush(): void
+  /** write what is pending (also done by the timer): 100 records per turn of the event loop, or all at once */
+  flush(all?: boolean): void
   query(q: CdrQuery): CdrPage
   get(callId: string): CdrRecord | undefined
   /** delete records created before `before` (ms); returns how many */
@@ -68,7 +68,8 @@ export interface SqliteCdrOptions {
 const DAY_MS = 86_400_000
 const REOPEN_EVERY_MS = 30_000
 const PURGE_CHUNK = 5000
-const MAX_ROWS_PER_TRANSACTION = 1000
+/** rows per transaction, and per turn of the event loop */
+const MAX_ROWS_PER_TRANSACTION = 100
 
 /** an error of the record itself (not of the file): retrying cannot help */
 function isBadRecord(err: unknown): boolean {
@@ -79,7 +80,7 @@ function isBadRecord(err: unknown): boolean {
 export class SqliteCdrStore implements CdrStore {
   private db: Database.Database | undefined
   private insert: Database.Statement | undefined
-  private writeMany: ((rows: Row[]) => void) | undefined
+  private writeMany: ((rows: Array<Array<string | number | null>>) => void) | undefined
   private readonly statements = new Map<string, Database.Statement>()
   private pending: CdrRecord[] = []
   private flushTimer: NodeJS.Timeout | undefined
@@ -98,7 +99,7 @@ export class SqliteCdrStore implements CdrStore {
   constructor(private readonly options: SqliteCdrOptions) {
     this.log = options.logger.child({ module: 'cdr' })
     this.flushIntervalMs = options.flushIntervalMs ?? 1000
-    this.batchSize = options.batchSize ?? 200
+    this.batchSize = options.batchSize ?? 100
     this.maxPending = options.maxPending ?? 20_000
     if (options.readonly) {
       this.openReadonly()
@@ -142,7 +143,7 @@ export class SqliteCdrStore implements CdrStore {
       if (version === 0) db.pragma(`user_version = ${SCHEMA_VERSION}`)
       else if (version > SCHEMA_VERSION) throw new Error(`the database has schema version ${version}, newer than this server's ${SCHEMA_VERSION}`)
       const insert = db.prepare(INSERT_SQL)
-      this.writeMany = db.transaction((rows: Row[]) => {
+      this.writeMany = db.transaction((rows: Array<Array<string | number | null>>) => {
         for (const row of rows) insert.run(row)
       })
       this.insert = insert
@@ -165,6 +166,15 @@ export class SqliteCdrStore implements CdrStore {
     }
   }
 
+  /** continue writing on the next turn of the event loop */
+  private later(): void {
+    if (this.soon) return
+    this.soon = setImmediate(() => {
+      this.soon = undefined
+      this.flush()
+    })
+  }
+
   add(record: CdrRecord): void {
     if (this.closed) {
       this.counts.dropped++
@@ -176,15 +186,16 @@ export class SqliteCdrStore implements CdrStore {
       this.pending.splice(0, excess)
       this.counts.dropped += excess
     }
-    if (this.pending.length >= this.batchSize && !this.soon) {
-      this.soon = setImmediate(() => {
-        this.soon = undefined
-        this.flush()
-      })
-    }
+    if (this.pending.length >= this.batchSize) this.later()
   }
 
-  flush(): void {
+  /**
+   * Write what is pending: one transaction of at most MAX_ROWS_PER_TRANSACTION
+   * records per turn of the event loop (the rest on the next turns), so that a
+   * burst of ended calls never holds the loop for long; `all` writes
+   * everything now (shutdown).
+   */
+  flush(all = false): void {
     if (this.pending.length === 0) return
     if (!this.db) {
       if (Date.now() - this.lastOpenAttempt < REOPEN_EVERY_MS) return
@@ -213,6 +224,10 @@ export class SqliteCdrStore implements CdrStore {
       }
       this.pending.splice(0, batch.length)
       this.counts.written += batch.length
+      if (!all && this.pending.length > 0) {
+        this.later()
+        return
+      }
       if (this.lastError !== null) {
         this.log.info({ path: this.options.path }, 'CDR writes succeed again')
         this.lastError = null
@@ -287,7 +302,7 @@ export class SqliteCdrStore implements CdrStore {
     if (this.soon) clearImmediate(this.soon)
     if (!this.options.readonly) {
       this.lastOpenAttempt = 0
-      this.flush()
+      this.flush(true)
     }
     this.closed = true
     if (this.pending.length > 0) {
