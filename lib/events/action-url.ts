@@ -7,7 +7,7 @@
  * See docs/events.md for the mapping.
  */
 import type { Logger } from 'pino'
-import type { CallEvent, CallService, CallSnapshot } from '../call-api'
+import type { CallEvent, CallService, CallSnapshot } from '../call'
 import { version } from '../version'
 import { Receiver } from './delivery'
 import { parseTarget } from './target'

@@ -3,7 +3,7 @@
  * time, its own fields under `data`) and the call as it is at that moment
  * (addresses, mode, state, and both legs). Documented in docs/events.md.
  */
-import type { CallEvent, CallSnapshot, LegSnapshot } from '../call-api'
+import type { CallEvent, CallSnapshot, LegSnapshot } from '../call'
 import { callDurations } from '../store'
 
 /** typed events sent when WebhookEvents is blank (`result` and `state` are the front-ends' own) */

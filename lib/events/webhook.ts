@@ -4,7 +4,7 @@
  * a slow or dead receiver delays only itself. See docs/events.md.
  */
 import type { Logger } from 'pino'
-import type { CallEvent, CallService } from '../call-api'
+import type { CallEvent, CallService } from '../call'
 import { version } from '../version'
 import { Receiver, type DeliveryStats } from './delivery'
 import { webhookPayload } from './payload'

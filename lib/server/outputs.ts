@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { Config } from '../config'
-import type { CallService } from '../call-api'
+import type { CallService } from '../call'
 import { ConfigError } from '../errors'
 import { ALL_EVENT_TYPES, DEFAULT_WEBHOOK_EVENTS, checkActionUrl, createActionUrlSink, createWebhookSink, type DeliveryTuning, type EventSink } from '../events'
 import { SqliteCdrStore, recordCalls, type CdrStore, type CdrRecorder } from '../store'

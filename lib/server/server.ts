@@ -13,12 +13,15 @@ import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
 import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
 import { ConfigError } from '../errors'
 import { version } from '../version'
+import { startEventOutputs, type EventOutputs, type EventOutputOverrides } from './outputs'
 
 export interface RunningServer {
   readonly sip: SipStack
   readonly calls: CallManager
   readonly xml: XmlFrontEnd | undefined
   readonly http: HttpFrontEnd | undefined
+  /** webhooks, action URLs and the CDR store (`outputs.cdr`) */
+  readonly outputs: EventOutputs
   /** new translation rules, timers and limits from a re-read config (SIGHUP) */
   reload(config: Config): void
   /** stop listening at once, end calls in progress (final results, CANCEL/BYE), bounded */
@@ -37,6 +40,8 @@ export interface ServerOverrides {
   maxAuthFailures?: number
   /** lifetime of HTTP Digest nonces, ms (tests) */
   nonceTtlMs?: number
+  /** webhook backoff, CDR flush interval (tests) */
+  events?: EventOutputOverrides
   /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
   ephemeralPorts?: boolean
 }
@@ -114,6 +119,8 @@ export async function startServer(
       maxCalls: overrides.maxCalls ?? config.maxCalls,
       logger,
     })
+    const outputs = startEventOutputs(config, calls, logger, overrides.events)
+    opened.push({ close: () => outputs.close(0) })
     // XmlRpcPort/HttpPort 0 disable the front-end, as in the original
     const listenPort = (p: number): number => (overrides.ephemeralPorts ? 0 : p)
     let xml: XmlFrontEnd | undefined
@@ -169,6 +176,7 @@ export async function startServer(
       calls,
       xml,
       http,
+      outputs,
       reload(next: Config): void {
         const t = compileRules(next.translationRules)
         calls.reconfigure({ ...flowSettings(next, overrides), translate: translatorFn(t), maxCalls: overrides.maxCalls ?? next.maxCalls })
@@ -188,6 +196,7 @@ export async function startServer(
           xml?.stopAccepting()
           await http?.close()
           await calls.close(timeoutMs)
+          await outputs.close(Math.min(2000, timeoutMs))
           await new Promise((r) => setImmediate(r))
           await xml?.close()
           await sip.close()

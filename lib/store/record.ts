@@ -3,7 +3,7 @@
  * snapshot (or, if the call layer no longer has it, from its events).
  * Columns and meanings: docs/cdr.md.
  */
-import type { CallEvent, CallMode, CallSnapshot, CallTimes, CallOrigin, EndCause, EndedBy } from '../call-api'
+import type { CallEvent, CallMode, CallSnapshot, CallTimes, CallOrigin, EndCause, EndedBy } from '../call'
 
 export interface CdrDurations {
   /** created until the initiator answered (or the call ended) */

@@ -5,7 +5,7 @@
  * call layer.
  */
 import type { Logger } from 'pino'
-import type { CallEvent, CallService } from '../call-api'
+import type { CallEvent, CallService } from '../call'
 import type { CdrStore } from './sqlite'
 import { recordFromSnapshot, recordFromTrace, type CallTrace } from './record'
 

@@ -1,10 +1,10 @@
 /**
- * A call event source shaped by the call layer's contract (lib/call-api.ts):
+ * A call event source shaped by the call layer's contract (lib/call/api.ts):
  * subscribe() and get(), driven by a script instead of SIP, so that the
  * event sinks (webhooks, action URLs, CDR) can be tested on their own.
  * End-to-end tests use the real call layer against sipp and lib/phone.
  */
-import type { CallEvent, CallService, CallSnapshot, EndCause, EndedBy, LegRole, LegSnapshot } from '../../lib/call-api'
+import type { CallEvent, CallService, CallSnapshot, EndCause, EndedBy, LegRole, LegSnapshot } from '../../lib/call'
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 export type EventBody = DistributiveOmit<CallEvent, 'callId' | 'setupId' | 'seq' | 'at'>
