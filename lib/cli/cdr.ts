@@ -11,6 +11,7 @@ import {
   CdrUnavailableError,
   MAX_LIMIT,
   SqliteCdrStore,
+  parseTime,
   queryFromParams,
   recordCsv,
   recordJson,
@@ -38,8 +39,6 @@ export const CDR_HELP = `Usage: clicktocall cdr [options]    print call detail r
 `
 
 const FLAGS: Record<string, string> = {
-  '--since': 'from',
-  '--until': 'to',
   '--initiator': 'initiator',
   '--destination': 'destination',
   '--outcome': 'outcome',
@@ -102,6 +101,7 @@ export async function runCdr(argv: string[], out: Out, err: Out): Promise<number
       const value = eq > 0 ? a.slice(eq + 1) : argv[++i]
       if (value === undefined) throw new CdrQueryError(`${name} needs a value`)
       if (name === '--since') since = value
+      else if (name === '--until') params.set('to', String(parseTime(value, '--until')))
       else if (FLAGS[name]) params.set(FLAGS[name]!, value)
       else if (name === '--format') {
         if (!['text', 'csv', 'json'].includes(value)) throw new CdrQueryError(`--format: text, csv or json, not "${value}"`)
@@ -113,7 +113,7 @@ export async function runCdr(argv: string[], out: Out, err: Out): Promise<number
       else if (name === '-c' || name === '--config') configFile = value
       else settings.push([name.replace(/^--?/, ''), value])
     }
-    if (since !== undefined) params.set('from', since)
+    if (since !== undefined) params.set('from', String(parseTime(since, '--since')))
     queryFromParams(params) // argument errors before the database is opened
   } catch (e) {
     if (e instanceof CdrQueryError) {
