@@ -186,6 +186,19 @@ function sippTests(): void {
     t.equal((await init.exit).code, 0)
   })
 
+  t.test('REFER: the initiator is transferred to the destination; no talk time (the server left)', async (t) => {
+    const dest = await phone(t, 'destination.xml', ['-d', '1000'])
+    const init = await phone(t, 'initiator.xml', ['-d', '1000'])
+    const out = server.server.calls.start({ initiator: init.uri('alice'), destination: dest.uri('bob'), anchor: false, origin: { frontEnd: 'xml', remoteAddress: '127.0.0.1' } })
+    if (!out.ok) throw new Error(out.text)
+    await ended(out.call)
+    ids.refer = out.call.id
+    const r = await recorded(out.call.id)
+    t.match(r, { outcome: 'completed', mode: 'refer', anchor: false, code: 200, initiatorCode: 200, talkMs: null, frontEnd: 'xml', user: null })
+    t.ok(r.bridgedAt !== null && r.setupMs !== null, 'connected: the REFER succeeded')
+    t.ok(r.initiatorSipCallId && init.messages().includes(`Call-ID: ${r.initiatorSipCallId}`))
+  })
+
   t.test('busy initiator: 486', async (t) => {
     const init = await phone(t, 'busy.xml')
     const call = place(server.server.calls, init.uri('alice'), 'sip:bob@127.0.0.1:9')
@@ -229,7 +242,7 @@ function sippTests(): void {
   })
 
   t.test('the webhooks of these calls: signed, in order per call, one ended each', async (t) => {
-    await until('the last ended webhook', () => hits.filter((h) => h.body.type === 'ended').length >= 5)
+    await until('the last ended webhook', () => hits.filter((h) => h.body.type === 'ended').length >= 6)
     for (const h of hits) t.equal(verifySignature(SECRET, h.raw, h.signature).ok, true, `${h.body.callId} ${h.body.type} signed`)
     for (const [name, id] of Object.entries(ids)) {
       const mine = hits.filter((h) => h.body.callId === id)
@@ -269,7 +282,7 @@ function sippTests(): void {
     const text = await run(['cdr', '--database', cdrFile, '--since', '1h', '--initiator', 'sip:alice*'])
     t.equal(text.code, 0)
     t.match(text.stdout, new RegExp(`${ids.success}  sip:alice@127\\.0\\.0\\.1:\\d+ -> sip:bob@127\\.0\\.0\\.1:\\d+  completed  200  setup \\d+\\.\\ds  talk \\d+\\.\\ds  ended by initiator`))
-    t.match(text.stderr, /^[34] calls/m)
+    t.match(text.stderr, /^[3-5] calls/m)
     const bad = await run(['cdr', '--database', cdrFile, '--since', 'last week'])
     t.equal(bad.code, 64)
     t.match(bad.stderr, /--since|since: "last week" is not a time/)
