@@ -48,6 +48,8 @@ t.test('SIGTERM with a call ringing: its record is in data/cdr.sqlite when the p
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
   const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
   for (let i = 0; i < 150 && !/"msg":"ready"/.test(out); i++) await new Promise((r) => setTimeout(r, 100))
+  // the writer thread opens the file just after start
+  for (let i = 0; i < 100 && !/"msg":"CDR database open"/.test(out); i++) await new Promise((r) => setTimeout(r, 50))
   t.match(out, /"msg":"CDR database open"/)
   const c = await XmlClient.connect(xmlPort)
   t.teardown(() => c.close())

@@ -184,6 +184,6 @@ export async function runCdr(argv: string[], out: Out, err: Out): Promise<number
     }
     throw e
   } finally {
-    store.close()
+    await store.close()
   }
 }

@@ -91,8 +91,7 @@ export function startEventOutputs(
     }),
     async close(timeoutMs: number): Promise<void> {
       recorder?.stop()
-      cdr?.close()
-      await Promise.all(sinks.map((s) => s.close(timeoutMs)))
+      await Promise.all([cdr?.close(Math.max(timeoutMs, 1000)), ...sinks.map((s) => s.close(timeoutMs))])
     },
   }
 }

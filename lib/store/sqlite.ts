@@ -1,24 +1,30 @@
 /**
  * The CDR store on SQLite (better-sqlite3), in WAL mode.
  *
- * Writes are off the calls' path: add() only appends to a list; a timer
- * writes the list in one transaction every `flushIntervalMs`, or as soon as
- * `batchSize` records wait (on the next turn of the event loop, never inside
- * the caller). The busy timeout is 0, so a file locked by another process
- * fails at once instead of stalling the event loop; a failed write (locked,
- * disk full, read-only) is logged and counted and its records stay queued
- * for the next flush, up to `maxPending` (older ones beyond that are dropped
- * and counted). A database that cannot be opened is retried every 30 s.
- * Calls never wait on any of it.
+ * Writes are off the calls' path twice over: add() only appends to a list,
+ * and the list is written by a worker thread (writer-worker.ts) that owns
+ * the write connection, so a transaction, a checkpoint's fsync or a slow
+ * disk never holds the event loop. A batch goes to the writer every
+ * `flushIntervalMs`, or as soon as `batchSize` records wait; one batch is in
+ * flight at a time. The writer's busy timeout is 0: a file locked by another
+ * process fails at once. A failed write (locked, disk full, read-only, no
+ * such directory) is logged and counted, and its records stay queued for the
+ * next tick, up to `maxPending` (older ones beyond that are dropped and
+ * counted). Calls never wait on any of it.
+ *
+ * Reads (query, get) use a read-only connection on the calling thread: WAL
+ * readers do not wait for the writer; they are indexed and bounded.
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import type { CdrRecord } from './record'
-import { DDL, INSERT_SQL, SCHEMA_VERSION, fromRow, toRow, type Row } from './schema'
+import { fromRow, toRow, type Row } from './schema'
 import { buildQuery, encodeCursor, type CdrQuery } from './query'
 import { CdrUnavailableError } from './errors'
+import type { WriterData, WriterReply, WriterRequest } from './writer-worker'
 
 export interface CdrPage {
   records: CdrRecord[]
@@ -40,15 +46,15 @@ export interface CdrStats {
 /** The port: what the recorder, the HTTP handler and the CLI use. */
 export interface CdrStore {
   add(record: CdrRecord): void
-  /** write what is pending (also done by the timer): 100 records per turn of the event loop, or all at once */
-  flush(all?: boolean): void
+  /** write what is pending now (also done by the timer); resolves once written, or on a failure */
+  flush(): Promise<void>
   query(q: CdrQuery): CdrPage
   get(callId: string): CdrRecord | undefined
-  /** delete records created before `before` (ms); returns how many */
-  purge(before: number): number
+  /** delete records created before `before` (ms); resolves with how many */
+  purge(before: number): Promise<number>
   stats(): CdrStats
-  /** write what is pending, then close the file */
-  close(): void
+  /** write what is pending (bounded by timeoutMs), then close the file */
+  close(timeoutMs?: number): Promise<void>
 }
 
 export interface SqliteCdrOptions {
@@ -59,34 +65,51 @@ export interface SqliteCdrOptions {
   flushIntervalMs?: number
   batchSize?: number
   maxPending?: number
-  /** open an existing database for reading only (the CLI) */
+  /** open an existing database for reading only (the CLI): no writer thread */
   readonly?: boolean
   /** first purge this long after start, then daily */
   firstPurgeDelayMs?: number
 }
 
 const DAY_MS = 86_400_000
-const REOPEN_EVERY_MS = 30_000
 const PURGE_CHUNK = 5000
-/** rows per transaction, and per turn of the event loop */
-const MAX_ROWS_PER_TRANSACTION = 100
+/** rows per transaction of the writer */
+const MAX_ROWS_PER_TRANSACTION = 500
 
-/** an error of the record itself (not of the file): retrying cannot help */
-function isBadRecord(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code
-  return err instanceof TypeError || err instanceof RangeError || (typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH'))
+/**
+ * The writer's file: writer-worker.js next to this one. Run from the sources
+ * (the tests), the thread would need the TypeScript loader (about 5 s to
+ * start instead of 0.2 s): the compiled writer in dist/ is used when it is
+ * newer than its sources, with no loader; else the .ts with the loader.
+ */
+function writerFile(): { file: string; execArgv?: string[] } {
+  const own = path.join(__dirname, `writer-worker${path.extname(__filename)}`)
+  if (path.extname(__filename) !== '.ts') return { file: own }
+  const compiled = path.join(__dirname, '..', '..', 'dist', 'lib', 'store', 'writer-worker.js')
+  try {
+    const built = fs.statSync(compiled).mtimeMs
+    const current = ['writer-worker.ts', 'schema.ts', 'record.ts'].every((f) => fs.statSync(path.join(__dirname, f)).mtimeMs <= built)
+    if (current) return { file: compiled, execArgv: [] }
+  } catch {
+    // not built: the sources
+  }
+  return { file: own }
 }
 
 export class SqliteCdrStore implements CdrStore {
-  private db: Database.Database | undefined
-  private insert: Database.Statement | undefined
-  private writeMany: ((rows: Array<Array<string | number | null>>) => void) | undefined
+  private reader: Database.Database | undefined
   private readonly statements = new Map<string, Database.Statement>()
+  private worker: Worker | undefined
+  private readonly requests = new Map<number, (reply: WriterReply) => void>()
+  private nextId = 0
+  private writerOpen = false
   private pending: CdrRecord[] = []
+  /** how many of pending's first records the writer is writing now */
+  private inFlight = 0
+  private retryAt = 0
+  private flushWaiters: Array<() => void> = []
   private flushTimer: NodeJS.Timeout | undefined
   private purgeTimer: NodeJS.Timeout | undefined
-  private soon: NodeJS.Immediate | undefined
-  private lastOpenAttempt = 0
   private lastErrorLog = 0
   private closed = false
   private readonly counts = { written: 0, writeErrors: 0, dropped: 0, purged: 0 }
@@ -95,6 +118,7 @@ export class SqliteCdrStore implements CdrStore {
   private readonly flushIntervalMs: number
   private readonly batchSize: number
   private readonly maxPending: number
+  private readonly started: Promise<boolean>
 
   constructor(private readonly options: SqliteCdrOptions) {
     this.log = options.logger.child({ module: 'cdr' })
@@ -102,15 +126,18 @@ export class SqliteCdrStore implements CdrStore {
     this.batchSize = options.batchSize ?? 100
     this.maxPending = options.maxPending ?? 20_000
     if (options.readonly) {
-      this.openReadonly()
+      this.openReader(true)
+      this.started = Promise.resolve(true)
       return
     }
-    this.tryOpen()
-    this.flushTimer = setInterval(() => this.flush(), this.flushIntervalMs)
+    this.startWorker()
+    // an empty write opens the file now, so that a bad path shows at start
+    this.started = this.request({ id: 0, op: 'write', rows: [] }).then((r) => this.settle(r, 0))
+    this.flushTimer = setInterval(() => this.kick(), this.flushIntervalMs)
     this.flushTimer.unref()
     if (options.retentionDays > 0) {
       const run = (): void => {
-        this.purge(Date.now() - options.retentionDays * DAY_MS)
+        void this.purge(Date.now() - options.retentionDays * DAY_MS)
         this.purgeTimer = setTimeout(run, DAY_MS)
         this.purgeTimer.unref()
       }
@@ -119,60 +146,88 @@ export class SqliteCdrStore implements CdrStore {
     }
   }
 
-  private openReadonly(): void {
-    try {
-      this.db = new Database(this.options.path, { readonly: true, fileMustExist: true, timeout: 2000 })
-      this.db.prepare('SELECT 1 FROM calls LIMIT 1').get()
-    } catch (err) {
-      this.db?.close()
-      this.db = undefined
-      throw new CdrUnavailableError(`cannot read the CDR database ${this.options.path}: ${(err as Error).message}`, err)
-    }
+  /** resolves once the writer has tried to open the file: true if it is open */
+  ready(): Promise<boolean> {
+    return this.started
   }
 
-  private tryOpen(): void {
-    this.lastOpenAttempt = Date.now()
-    let db: Database.Database | undefined
+  private startWorker(): void {
+    const data: WriterData = { path: this.options.path }
+    const { file, execArgv } = writerFile()
+    const worker = new Worker(file, { workerData: data, ...(execArgv ? { execArgv } : {}) })
+    worker.unref()
+    worker.on('message', (reply: WriterReply) => {
+      const resolve = this.requests.get(reply.id)
+      this.requests.delete(reply.id)
+      resolve?.(reply)
+    })
+    const gone = (err: unknown): void => {
+      if (this.worker !== worker) return
+      this.worker = undefined
+      this.writerOpen = false
+      for (const [id, resolve] of this.requests) resolve({ id, ok: false, code: 'WORKER', message: `the CDR writer stopped: ${(err as Error)?.message ?? err}`, opened: false })
+      this.requests.clear()
+      if (!this.closed) this.log.error({ err: (err as Error)?.message ?? String(err) }, 'CDR writer thread stopped: restarted at the next flush')
+    }
+    worker.on('error', gone)
+    worker.on('exit', (code) => gone(new Error(`exit ${code}`)))
+    this.worker = worker
+  }
+
+  private request(m: WriterRequest): Promise<WriterReply> {
+    if (!this.worker && !this.closed) this.startWorker()
+    const worker = this.worker
+    if (!worker) return Promise.resolve({ id: m.id, ok: false, code: 'WORKER', message: 'the CDR writer is not running', opened: false })
+    const id = ++this.nextId
+    return new Promise((resolve) => {
+      this.requests.set(id, resolve)
+      worker.postMessage({ ...m, id })
+    })
+  }
+
+  private openReader(mustWork: boolean): Database.Database | undefined {
+    if (this.reader) return this.reader
     try {
-      fs.mkdirSync(path.dirname(path.resolve(this.options.path)), { recursive: true, mode: 0o750 })
-      db = new Database(this.options.path, { timeout: 0 })
-      db.pragma('journal_mode = WAL')
-      db.pragma('synchronous = NORMAL')
-      db.exec(DDL)
-      const version = db.pragma('user_version', { simple: true }) as number
-      if (version === 0) db.pragma(`user_version = ${SCHEMA_VERSION}`)
-      else if (version > SCHEMA_VERSION) throw new Error(`the database has schema version ${version}, newer than this server's ${SCHEMA_VERSION}`)
-      const insert = db.prepare(INSERT_SQL)
-      this.writeMany = db.transaction((rows: Array<Array<string | number | null>>) => {
-        for (const row of rows) insert.run(row)
-      })
-      this.insert = insert
-      this.db = db
+      this.reader = new Database(this.options.path, { readonly: true, fileMustExist: true, timeout: 2000 })
+      this.reader.prepare('SELECT 1 FROM calls LIMIT 1').get()
+    } catch (err) {
+      this.reader?.close()
+      this.reader = undefined
+      if (mustWork) throw new CdrUnavailableError(`cannot read the CDR database ${this.options.path}: ${(err as Error).message}`, err)
+    }
+    return this.reader
+  }
+
+  /** a writer's answer: counts, logs; true if the write went in */
+  private settle(reply: WriterReply, rows: number): boolean {
+    if (reply.ok && reply.opened) {
+      this.writerOpen = true
       this.log.info({ path: this.options.path, retentionDays: this.options.retentionDays }, 'CDR database open')
-    } catch (err) {
-      db?.close()
-      this.failed(err, 'CDR database cannot be opened: records wait in memory, retried every 30 s')
     }
-  }
-
-  private failed(err: unknown, msg: string): void {
+    if (reply.ok) {
+      this.counts.written += rows
+      if (this.lastError !== null) {
+        this.log.info({ path: this.options.path }, 'CDR writes succeed again')
+        this.lastError = null
+      }
+      return true
+    }
+    this.writerOpen = reply.opened
     this.counts.writeErrors++
-    const e = err as Error & { code?: string }
-    this.lastError = `${e.code ?? 'ERROR'}: ${e.message}`
+    this.lastError = `${reply.code}: ${reply.message}`
+    if (reply.refused) {
+      this.counts.written += rows - reply.refused.length
+      this.counts.dropped += reply.refused.length
+      this.log.error({ path: this.options.path, err: this.lastError, refused: reply.refused.length }, 'CDR records refused by the database: dropped')
+      return true
+    }
     const now = Date.now()
     if (now - this.lastErrorLog >= 10_000) {
       this.lastErrorLog = now
+      const msg = reply.opened ? 'CDR write failed: records kept for the next attempt' : 'CDR database cannot be opened: records wait in memory, retried every flush'
       this.log.error({ path: this.options.path, err: this.lastError, pending: this.pending.length, writeErrors: this.counts.writeErrors, dropped: this.counts.dropped }, msg)
     }
-  }
-
-  /** continue writing on the next turn of the event loop */
-  private later(): void {
-    if (this.soon) return
-    this.soon = setImmediate(() => {
-      this.soon = undefined
-      this.flush()
-    })
+    return false
   }
 
   add(record: CdrRecord): void {
@@ -182,64 +237,59 @@ export class SqliteCdrStore implements CdrStore {
     }
     this.pending.push(record)
     if (this.pending.length > this.maxPending) {
+      // the oldest that are not being written go
       const excess = this.pending.length - this.maxPending
-      this.pending.splice(0, excess)
+      this.pending.splice(this.inFlight, excess)
       this.counts.dropped += excess
     }
-    if (this.pending.length >= this.batchSize) this.later()
+    if (this.pending.length >= this.batchSize) this.kick()
   }
 
-  /**
-   * Write what is pending: one transaction of at most MAX_ROWS_PER_TRANSACTION
-   * records per turn of the event loop (the rest on the next turns), so that a
-   * burst of ended calls never holds the loop for long; `all` writes
-   * everything now (shutdown).
-   */
-  flush(all = false): void {
-    if (this.pending.length === 0) return
-    if (!this.db) {
-      if (Date.now() - this.lastOpenAttempt < REOPEN_EVERY_MS) return
-      this.tryOpen()
-      if (!this.db) return
+  /** send the next batch to the writer, unless one is in flight or a failure is being waited out */
+  private kick(): void {
+    if (this.inFlight > 0 || this.options.readonly) return
+    if (this.pending.length === 0 || Date.now() < this.retryAt) {
+      this.wake()
+      return
     }
-    while (this.pending.length > 0) {
-      const batch = this.pending.slice(0, MAX_ROWS_PER_TRANSACTION)
-      try {
-        this.writeMany!(batch.map(toRow))
-      } catch (err) {
-        if (!isBadRecord(err)) {
-          this.failed(err, 'CDR write failed: records kept for the next attempt')
-          return
-        }
-        // a record the table refuses must not block the others: write them one by one
-        for (const r of batch) {
-          try {
-            this.insert!.run(toRow(r))
-          } catch (e) {
-            this.counts.dropped++
-            this.counts.written--
-            this.failed(e, 'CDR record refused by the database: dropped')
-          }
-        }
+    const batch = this.pending.slice(0, MAX_ROWS_PER_TRANSACTION)
+    this.inFlight = batch.length
+    void this.request({ id: 0, op: 'write', rows: batch.map(toRow) }).then((reply) => {
+      this.inFlight = 0
+      if (this.settle(reply, batch.length)) {
+        this.pending.splice(0, batch.length)
+        this.retryAt = 0
+        this.kick()
+      } else {
+        this.retryAt = Date.now() + this.flushIntervalMs - 5
+        this.wake()
       }
-      this.pending.splice(0, batch.length)
-      this.counts.written += batch.length
-      if (!all && this.pending.length > 0) {
-        this.later()
-        return
+    })
+  }
+
+  private wake(): void {
+    const waiters = this.flushWaiters
+    this.flushWaiters = []
+    for (const w of waiters) w()
+  }
+
+  flush(): Promise<void> {
+    if (this.options.readonly) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      this.flushWaiters.push(resolve)
+      if (this.inFlight === 0) {
+        this.retryAt = 0
+        this.kick()
       }
-      if (this.lastError !== null) {
-        this.log.info({ path: this.options.path }, 'CDR writes succeed again')
-        this.lastError = null
-      }
-    }
+    })
   }
 
   private statement(sql: string): Database.Statement {
     let st = this.statements.get(sql)
     if (!st) {
-      if (!this.db) throw new CdrUnavailableError(`the CDR database ${this.options.path} is not open`)
-      st = this.db.prepare(sql)
+      const db = this.openReader(false)
+      if (!db) throw new CdrUnavailableError(`the CDR database ${this.options.path} cannot be read${this.lastError ? ` (${this.lastError})` : ''}`)
+      st = db.prepare(sql)
       if (this.statements.size > 64) this.statements.clear()
       this.statements.set(sql, st)
     }
@@ -273,50 +323,57 @@ export class SqliteCdrStore implements CdrStore {
     }
   }
 
-  purge(before: number): number {
-    if (!this.db || this.options.readonly) return 0
-    let total = 0
-    try {
-      const del = this.statement(`DELETE FROM calls WHERE call_id IN (SELECT call_id FROM calls WHERE created_at < ? LIMIT ${PURGE_CHUNK})`)
-      for (;;) {
-        const n = del.run(before).changes
-        total += n
-        if (n < PURGE_CHUNK) break
-      }
-    } catch (err) {
-      this.failed(err, 'CDR purge failed: retried tomorrow')
+  async purge(before: number): Promise<number> {
+    if (this.options.readonly || this.closed) return 0
+    const reply = await this.request({ id: 0, op: 'purge', before, chunk: PURGE_CHUNK })
+    if (!reply.ok) {
+      this.settle(reply, 0)
+      return 0
     }
-    this.counts.purged += total
-    if (total > 0) this.log.info({ deleted: total, before: new Date(before).toISOString() }, 'CDR retention: old records deleted')
-    return total
+    const n = reply.deleted ?? 0
+    this.counts.purged += n
+    if (n > 0) this.log.info({ deleted: n, before: new Date(before).toISOString() }, 'CDR retention: old records deleted')
+    return n
   }
 
   stats(): CdrStats {
-    return { path: this.options.path, open: this.db !== undefined, pending: this.pending.length, lastError: this.lastError, ...this.counts }
+    return { path: this.options.path, open: this.options.readonly ? this.reader !== undefined : this.writerOpen, pending: this.pending.length, lastError: this.lastError, ...this.counts }
   }
 
-  close(): void {
+  async close(timeoutMs = 3000): Promise<void> {
     if (this.closed) return
     if (this.flushTimer) clearInterval(this.flushTimer)
     if (this.purgeTimer) clearTimeout(this.purgeTimer)
-    if (this.soon) clearImmediate(this.soon)
     if (!this.options.readonly) {
-      this.lastOpenAttempt = 0
-      this.flush(true)
+      const deadline = Date.now() + timeoutMs
+      // write what waits, batch after batch, until done, a failure, or the deadline
+      while (this.pending.length > 0 && Date.now() < deadline) {
+        const before = this.pending.length
+        const timer = new Promise<void>((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())
+        await Promise.race([this.flush(), timer])
+        if (this.pending.length >= before) break
+      }
+      this.closed = true
+      const worker = this.worker
+      if (worker) {
+        await Promise.race([this.request({ id: 0, op: 'close' }), new Promise<void>((r) => setTimeout(r, 1000).unref())])
+        this.worker = undefined
+        await worker.terminate()
+      }
+      if (this.pending.length > 0) {
+        this.counts.dropped += this.pending.length
+        this.log.error({ path: this.options.path, dropped: this.pending.length, err: this.lastError }, 'shutdown: CDR records could not be written')
+        this.pending = []
+      }
     }
     this.closed = true
-    if (this.pending.length > 0) {
-      this.counts.dropped += this.pending.length
-      this.log.error({ path: this.options.path, dropped: this.pending.length, err: this.lastError }, 'shutdown: CDR records could not be written')
-      this.pending = []
-    }
+    this.wake()
     this.statements.clear()
     try {
-      this.db?.close()
+      this.reader?.close()
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'CDR database close failed')
     }
-    this.db = undefined
-    this.insert = undefined
+    this.reader = undefined
   }
 }
