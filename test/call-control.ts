@@ -86,7 +86,18 @@ t.test('state table: legal moves pass, illegal ones are refused', async (t) => {
   t.notOk(isLegalTransition(CallState.Bridged, CallState.Failed), 'a bridged call does not fail')
   t.notOk(isLegalTransition(CallState.Ended, CallState.Bridged), 'nothing after Ended')
   t.notOk(isLegalTransition(CallState.Created, CallState.Bridged))
-  for (const [from, tos] of Object.entries(TRANSITIONS)) for (const to of tos) t.ok(isLegalTransition(from as CallState, to), `${from} -> ${to}`)
+  // every state is reachable from Created, and Ended from every state: no dead state in the table
+  const reach = new Set<CallState>([CallState.Created])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const from of [...reach]) for (const to of [...TRANSITIONS[from], CallState.Ended]) if (!reach.has(to)) {
+      reach.add(to)
+      grew = true
+    }
+  }
+  t.same([...reach].sort(), Object.values(CallState).sort(), 'every state reachable from created')
+  t.same(Object.values(CallState).filter((s) => s !== CallState.Ended && !isLegalTransition(s, CallState.Ended)), [], 'ended reachable from every state')
+  t.same(TRANSITIONS[CallState.Ended], [], 'nothing leaves ended')
 })
 
 t.test('a bridged call: events in order, hold and unhold of a leg, lookups, subscribe, diagnostics channel', async (t) => {

@@ -41,6 +41,14 @@ export interface Config {
   httpBindAddress: string
   httpAuthBasic: boolean
   httpDigestAlgorithms: Array<'SHA-256' | 'MD5'>
+  httpMaxConnections: number
+  httpMaxConnectionsPerAddress: number
+  httpRateLimit: number
+  httpAllowedHosts: string[]
+  httpAllowedOrigins: string[]
+  httpMaxBodySize: number
+  httpCommandToken: string
+  httpAllowIdentity: boolean
   resultCacheTime: number
   initiatorRingTimeout: number
   destinationRingTimeout: number
@@ -61,6 +69,9 @@ export interface Config {
   actionUrls: string[]
   cdrDatabase: string
   cdrRetentionDays: number
+  // --- front-end caps and address policy (issue 12) ---
+  xmlRpcMaxConnectionsPerAddress: number
+  allowUriHeaders: boolean
 }
 
 export interface ConfigWarning {

@@ -105,3 +105,19 @@ export function urlList(value: string): string[] {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`"${value}" is not an http: or https: URL`)
   return [value]
 }
+
+/** comma-separated web origins: scheme://host[:port], lower-cased, no path */
+export function origins(value: string): string[] {
+  return list(value).map((x) => {
+    let u: URL
+    try {
+      u = new URL(x)
+    } catch {
+      throw new Error(`"${x}" is not an origin (https://host[:port])`)
+    }
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname.replace(/\/$/, '') !== '' || u.search || u.hash || u.username) {
+      throw new Error(`"${x}" is not an origin (https://host[:port])`)
+    }
+    return u.origin.toLowerCase()
+  })
+}
