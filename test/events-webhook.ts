@@ -194,7 +194,7 @@ t.test('a receiver that never answers: enqueueing stays instant, another receive
   for (let i = 0; i < 100; i++) calls.completed({ initiator: `1${i}`, destination: `2${i}` })
   const withUs = Number(process.hrtime.bigint() - t1) / 1e6
   t.comment(`100 calls x 7 events: ${withoutUs.toFixed(1)} ms without sinks, ${withUs.toFixed(1)} ms with 2 receivers (one hung)`)
-  t.ok(withUs < 500, 'the event path does not wait on receivers')
+  t.ok(withUs < 3000, 'the event path does not wait on receivers (their timeout is 60 s)')
   await until('the live receiver gets what its queue held', () => live.got.length >= 50, 10_000)
   await new Promise((r) => setTimeout(r, 200))
   const [deadStats, liveStats] = sink.stats()
@@ -223,7 +223,7 @@ t.test('a request that times out is retried; 4xx is not; 503 is; after maxAttemp
   })
   t.teardown(rx.close)
   const calls = new ScriptedCalls()
-  const sink = createWebhookSink(calls, { urls: [rx.url], secret: '', events: ['created', 'ringing', 'answered', 'ended'], tuning: { ...fast, maxAttempts: 3, timeoutMs: 300 }, logger })
+  const sink = createWebhookSink(calls, { urls: [rx.url], secret: '', events: ['created', 'ringing', 'answered', 'ended'], tuning: { ...fast, maxAttempts: 3, timeoutMs: 1500 }, logger })
   t.teardown(() => sink.close(50))
   const c = calls.start({ initiator: '1', destination: '2' })
   c.ringing('initiator').answered('initiator')
