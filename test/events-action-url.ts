@@ -60,6 +60,8 @@ t.test('one GET per event with Auerswald names; every value URL-encoded', async 
   const raw = got[0]!.url.search
   t.notMatch(raw, / /)
   t.equal(raw.split('&').length, 9, 'the template\'s nine parameters and no more')
+  const until = Date.now() + 5000
+  while (sink.stats()[0]!.delivered < 8 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
   t.match(sink.stats()[0], { delivered: 8, target: `http://127.0.0.1:${port}/events` })
 })
 

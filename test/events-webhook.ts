@@ -118,6 +118,7 @@ t.test('each event is POSTed with a signature the receiver verifies; bodies carr
   t.same(verifySignature('other-secret', r0.raw, header), { ok: false, reason: 'mismatch' }, 'wrong secret')
   t.same(verifySignature(SECRET, r0.raw, header, 300, Math.floor(Date.now() / 1000) + 3600), { ok: false, reason: 'expired' }, 'replayed an hour later')
   t.same(verifySignature(SECRET, r0.raw, 'v1=abc'), { ok: false, reason: 'malformed' })
+  await until('the last answer counted', () => sink.stats()[0]!.delivered === 9)
   t.same(sink.stats()[0], { target: rx.url, queued: 0, inFlight: 0, delivered: 9, retried: 0, failed: 0, rejected: 0, overflow: 0, abandoned: 0 })
 })
 
@@ -156,6 +157,7 @@ t.test('a receiver that is down, then back, gets the queued events of each call 
     t.same(rx.got.filter((r) => r.body.callId === id).map((r) => r.body.type), ['created', 'ringing', 'answered', 'ringing', 'answered', 'bridged', 'ended'])
   }
   for (const r of rx.got) t.equal(verifySignature(SECRET, r.raw, r.headers[SIGNATURE_HEADER.toLowerCase()] as string).ok, true, 'a retry is signed afresh')
+  await until('the last answer counted', () => sink.stats()[0]!.delivered === 35)
   t.match(sink.stats()[0], { delivered: 35, failed: 0, queued: 0 })
 })
 
@@ -235,6 +237,7 @@ t.test('a request that times out is retried; 4xx is not; 503 is; after maxAttemp
     '400: once; 503: three attempts then dropped; a timeout: retried; order kept',
   )
   t.equal(rx.got[0]!.headers[SIGNATURE_HEADER.toLowerCase()], undefined, 'no secret: no signature header')
+  await until('the last answer counted', () => sink.stats()[0]!.delivered === 2)
   t.match(sink.stats()[0], { rejected: 1, failed: 1, delivered: 2, retried: 3 })
   t.equal(n, 7)
 })
