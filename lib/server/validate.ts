@@ -9,6 +9,7 @@ import type { Config } from '../config'
 import { compileRules, type Translator } from '../translate'
 import { ConfigError } from '../errors'
 import { addressProblem } from '../call'
+import { checkEventSettings } from './outputs'
 
 export interface Validated {
   translator: Translator
@@ -57,5 +58,7 @@ export function validateConfig(config: Config, opts: { reload?: boolean } = {}):
       }
     }
   }
+  // action URL placeholders, webhook event names
+  checkEventSettings(config)
   return { translator, warnings }
 }
