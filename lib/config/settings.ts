@@ -14,10 +14,16 @@ export interface Setting {
   parse: (value: string) => Config[Field]
   /** one line for clicktocall.conf.example and --help */
   doc: string
+  /** may be given on several lines: the values add up (a list) */
+  repeat?: boolean
 }
 
 function s<F extends Field>(name: string, field: F, parse: (value: string) => Config[F], doc: string): Setting {
   return { name, field, parse: parse as (value: string) => Config[Field], doc }
+}
+
+function r<F extends Field>(name: string, field: F, parse: (value: string) => Config[F], doc: string): Setting {
+  return { ...s(name, field, parse, doc), repeat: true }
 }
 
 export const SETTINGS: Setting[] = [
@@ -76,6 +82,16 @@ export const SETTINGS: Setting[] = [
   s('SipIdleConnectionTimeout', 'sipIdleConnectionTimeout', v.positive, 'seconds before an inbound SIP TCP/TLS connection with no dialog or transaction is closed'),
   s('TLSVerifyServer', 'tlsVerifyServer', v.bool, 'check the certificate and name of the peers of outbound SIP over TLS'),
   s('TLSCAFile', 'tlsCaFile', v.text, 'PEM CA certificates that outbound TLS peers must chain to; blank = the built-in public CAs'),
+  r('WebhookUrl', 'webhookUrls', v.urlList, 'http(s) URL that gets a signed JSON POST per call event; one line per receiver'),
+  s('WebhookSecret', 'webhookSecret', v.text, 'HMAC-SHA256 key of the X-Clicktocall-Signature header; blank = unsigned'),
+  s('WebhookEvents', 'webhookEvents', v.list, 'comma-separated event types to send; blank = all but result and state'),
+  s('WebhookTimeout', 'webhookTimeout', v.positive, 'seconds a receiver has to answer a notification before it is retried'),
+  s('WebhookMaxAttempts', 'webhookMaxAttempts', v.positive, 'attempts per notification (exponential backoff with jitter, 1 s to 60 s) before it is dropped'),
+  s('WebhookQueueSize', 'webhookQueueSize', v.positive, 'notifications queued per receiver (webhook or action URL); more are dropped and counted'),
+  s('WebhookConcurrency', 'webhookConcurrency', v.positive, 'requests at once per receiver (events of one call always go one at a time, in order)'),
+  r('ActionUrl', 'actionUrls', v.urlList, 'Auerswald-style GET per call event, e.g. http://crm/ev?event={event}&callId={callId}&number={number}'),
+  s('CdrDatabase', 'cdrDatabase', v.text, 'SQLite file of call detail records (relative: to the working directory); blank = no records'),
+  s('CdrRetentionDays', 'cdrRetentionDays', v.count, 'days call detail records are kept (purged daily); 0 = forever'),
 ]
 
 export const SETTINGS_BY_NAME = new Map(SETTINGS.map((x) => [x.name.toLowerCase(), x]))
@@ -140,5 +156,15 @@ export function defaultConfig(): Config {
     sipIdleConnectionTimeout: 20,
     tlsVerifyServer: true,
     tlsCaFile: '',
+    webhookUrls: [],
+    webhookSecret: '',
+    webhookEvents: [],
+    webhookTimeout: 5,
+    webhookMaxAttempts: 10,
+    webhookQueueSize: 10000,
+    webhookConcurrency: 4,
+    actionUrls: [],
+    cdrDatabase: 'data/cdr.sqlite',
+    cdrRetentionDays: 90,
   }
 }

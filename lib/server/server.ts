@@ -13,6 +13,7 @@ import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
 import { createHttpFrontEnd, httpSettingsOf, type HttpFrontEnd } from '../http'
 import { ConfigError } from '../errors'
 import { version } from '../version'
+import { startEventOutputs, type EventOutputs, type EventOutputOverrides } from './outputs'
 import { validateConfig } from './validate'
 import { planReload, type ReloadPlan } from './reload'
 import { sipConnectionOptions, sipReloadOptions, sipTlsOptions } from './sip-options'
@@ -22,6 +23,8 @@ export interface RunningServer {
   readonly calls: CallManager
   readonly xml: XmlFrontEnd | undefined
   readonly http: HttpFrontEnd | undefined
+  /** webhooks, action URLs and the CDR store (`outputs.cdr`) */
+  readonly outputs: EventOutputs
   /**
    * A re-read config (SIGHUP): validated like start-up (a ConfigError leaves
    * everything as it was), then every setting that can change without a new
@@ -44,6 +47,8 @@ export interface ServerOverrides {
   maxAuthFailures?: number
   /** lifetime of HTTP Digest nonces, ms (tests) */
   nonceTtlMs?: number
+  /** webhook backoff, CDR flush interval (tests) */
+  events?: EventOutputOverrides
   /** HTTP connection timers, ms (tests) */
   httpTimers?: { idleTimeoutMs?: number; headersTimeoutMs?: number; closeGraceMs?: number }
   /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
@@ -121,6 +126,8 @@ export async function startServer(
       allowUriHeaders: config.allowUriHeaders,
       logger,
     })
+    const outputs = startEventOutputs(config, calls, logger, overrides.events)
+    opened.push({ close: () => outputs.close(0) })
     // XmlRpcPort/HttpPort 0 disable the front-end, as in the original
     const listenPort = (p: number): number => (overrides.ephemeralPorts ? 0 : p)
     let xml: XmlFrontEnd | undefined
@@ -176,6 +183,7 @@ export async function startServer(
       calls,
       xml,
       http,
+      outputs,
       reload(file: Config): ReloadPlan {
         const t = validateConfig(file, { reload: true }).translator
         const plan = planReload(running, file, { httpLive: http !== undefined })
@@ -217,6 +225,7 @@ export async function startServer(
           xml?.stopAccepting()
           await http?.close()
           await calls.close(timeoutMs)
+          await outputs.close(Math.min(2000, timeoutMs))
           await new Promise((r) => setImmediate(r))
           await xml?.close()
           await sip.close()

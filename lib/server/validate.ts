@@ -11,6 +11,7 @@ import { ConfigError } from '../errors'
 import { addressProblem } from '../call'
 import { loadTlsFiles } from '../sip'
 import { sipTlsOptions } from './sip-options'
+import { checkEventSettings } from './outputs'
 
 export interface Validated {
   translator: Translator
@@ -63,5 +64,7 @@ export function validateConfig(config: Config, opts: { reload?: boolean } = {}):
   const sipTls = sipTlsOptions(config)
   const tlsFiles = loadTlsFiles({ ...(sipTls ? { tls: sipTls } : {}), ...(config.tlsCaFile ? { caFile: config.tlsCaFile } : {}) })
   if (tlsFiles.domainNotNamed) warnings.push(`the SIP TLS certificate ${config.tlsCertificate} does not name TLSDomain ${tlsFiles.domainNotNamed}`)
+  // action URL placeholders, webhook event names
+  checkEventSettings(config)
   return { translator, warnings }
 }
