@@ -138,7 +138,7 @@ async function measure(): Promise<void> {
   const conf = path.join(dir, 'c.conf')
   writeFileSync(
     conf,
-    `IPAddress = 127.0.0.1\nUDPTCPPort = ${sipPort}\nXmlRpcPort = ${xmlPort}\nHttpPort = ${httpPort}\nLogFilename =\nLogLevel = WARNING\n` +
+    `IPAddress = 127.0.0.1\nUDPTCPPort = ${sipPort}\nXmlRpcPort = ${xmlPort}\nHttpPort = ${httpPort}\nLogFilename =\nLogLevel = WARNING\nCdrDatabase =\n` +
       `${arg('conf-extra', '').replace(/\\n/g, '\n')}TranslationPattern = ^(sip:.*)$\nTranslationOutput = $1\n`,
   )
   const args = [bin, '--config', conf]
