@@ -155,6 +155,7 @@ export async function startServer(
     if (config.httpPort !== 0) {
       http = await createHttpFrontEnd({
         calls,
+        cdr: outputs.cdr,
         port: listenPort(config.httpPort),
         host: config.httpBindAddress,
         ...httpSettingsOf(config),
