@@ -11,6 +11,8 @@ import { createSipStack, type SipStack, type SipCredentials } from '../sip'
 import { CallManager } from '../call'
 import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
 import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
+import { createJsonRpcFrontEnd, type JsonRpcFrontEnd } from '../jsonrpc'
+import type { CallService as JsonRpcCallService } from '../jsonrpc/contract'
 import { ConfigError } from '../errors'
 import { version } from '../version'
 
@@ -19,6 +21,7 @@ export interface RunningServer {
   readonly calls: CallManager
   readonly xml: XmlFrontEnd | undefined
   readonly http: HttpFrontEnd | undefined
+  readonly jsonrpc: JsonRpcFrontEnd | undefined
   /** new translation rules, timers and limits from a re-read config (SIGHUP) */
   reload(config: Config): void
   /** stop listening at once, end calls in progress (final results, CANCEL/BYE), bounded */
@@ -39,6 +42,8 @@ export interface ServerOverrides {
   nonceTtlMs?: number
   /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
   ephemeralPorts?: boolean
+  /** JSON-RPC ping period and slow-reader bound (tests) */
+  jsonRpc?: { pingIntervalMs?: number; maxBufferedBytes?: number }
 }
 
 function headerMap(headers: { name: string; value: string }[]): Record<string, string[]> {
@@ -152,12 +157,15 @@ export async function startServer(
       })
       opened.push(http)
     }
+    const jsonrpc = config.jsonRpcPort !== 0 ? await startJsonRpc(config, listenPort(config.jsonRpcPort), calls, logger, overrides) : undefined
+    if (jsonrpc) opened.push(jsonrpc)
     logger.info(
       {
         sipPort: sip.port,
         tlsPort: sip.tlsPort,
         xmlRpcPort: xml?.port,
         httpPort: http?.port,
+        jsonRpcPort: jsonrpc?.port,
         rules: config.translationRules.length,
         version,
       },
@@ -169,6 +177,7 @@ export async function startServer(
       calls,
       xml,
       http,
+      jsonrpc,
       reload(next: Config): void {
         const t = compileRules(next.translationRules)
         calls.reconfigure({ ...flowSettings(next, overrides), translate: translatorFn(t), maxCalls: overrides.maxCalls ?? next.maxCalls })
@@ -188,6 +197,7 @@ export async function startServer(
           xml?.stopAccepting()
           await http?.close()
           await calls.close(timeoutMs)
+          await jsonrpc?.close()
           await new Promise((r) => setImmediate(r))
           await xml?.close()
           await sip.close()
@@ -200,4 +210,24 @@ export async function startServer(
     await Promise.allSettled(opened.map((o) => o.close()))
     throw err
   }
+}
+
+function startJsonRpc(config: Config, port: number, calls: CallManager, logger: Logger, overrides: ServerOverrides): Promise<JsonRpcFrontEnd> {
+  return createJsonRpcFrontEnd({
+    // TODO(call layer merge): CallManager implements the new CallService; drop the cast
+    calls: calls as unknown as JsonRpcCallService,
+    port,
+    host: config.jsonRpcBindAddress,
+    allow: config.jsonRpcAllow,
+    token: config.jsonRpcToken,
+    origins: config.jsonRpcOrigins,
+    maxMessageSize: config.jsonRpcMaxMessageSize,
+    maxConnections: config.jsonRpcMaxConnections,
+    maxConnectionsPerAddress: config.jsonRpcMaxConnectionsPerAddress,
+    rateLimit: config.jsonRpcRateLimit,
+    maxCommandsPerConnection: config.jsonRpcMaxCommandsPerConnection,
+    pingIntervalMs: overrides.jsonRpc?.pingIntervalMs ?? config.jsonRpcPingInterval * 1000,
+    ...(overrides.jsonRpc?.maxBufferedBytes ? { maxBufferedBytes: overrides.jsonRpc.maxBufferedBytes } : {}),
+    logger,
+  })
 }

@@ -1,0 +1,3 @@
+/** JSON-RPC 2.0 over WebSocket, compatible with OpenSIPS call-api clients, on the call layer. */
+export { createJsonRpcFrontEnd, DEFAULT_PATH, type JsonRpcFrontEnd, type JsonRpcFrontEndOptions } from './listener'
+export { RpcErrorCode } from './codec'
