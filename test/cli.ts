@@ -22,7 +22,7 @@ function conf(name: string, text: string): string {
   return f
 }
 
-const good = conf('good.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 0\nJsonRpcPort = 0\nLogFilename =\nTranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@gw.example.com;user=phone\n')
+const good = conf('good.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 0\nLogFilename =\nTranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@gw.example.com;user=phone\nJsonRpcPort = 0\n')
 
 t.test('--version and --help', async (t) => {
   const v = await run(['--version'])
