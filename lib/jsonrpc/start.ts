@@ -79,7 +79,8 @@ function follow(call: CallHandle, caller: string, callee: string, out: CommandOu
       case 'ended':
         if (!calleeAnswered) {
           const who = callerAnswered ? 'callee' : 'caller'
-          out.fail(`${who} leg failed: ${e.code} ${e.reason}`, { cause: e.cause, code: e.code })
+          const why = e.cause === 'cancelled' ? `cancelled before the ${who} answered: ${e.reason}` : `${who} leg failed: ${e.code} ${e.reason}`
+          out.fail(why, { cause: e.cause, code: e.code })
         } else {
           out.end({ callid: call.id, cause: e.cause, ended_by: endedBy(e.endedBy), code: e.code, reason: e.reason })
         }
