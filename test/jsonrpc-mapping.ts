@@ -186,6 +186,7 @@ t.test('CallStart, anchored: call-api events in order; the command lasts until t
   call.play({ type: 'answered', leg: 'initiator' })
   call.play({ type: 'ringing', leg: 'destination', status: 183 })
   call.play({ type: 'answered', leg: 'destination' })
+  t.notOk(await c.event(cmd, 'CalleeAnswered', 200).catch(() => undefined), 'not at the callee\'s 200: the bridge is not complete')
   call.play({ type: 'bridged' })
   await c.event(cmd, 'CalleeAnswered')
   t.same(names(c, cmd), ['CallerAnswered', 'Transferring', 'TransferStart', 'TransferPending', 'CalleeAnswered'])

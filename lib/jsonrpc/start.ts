@@ -60,10 +60,10 @@ function follow(call: CallHandle, caller: string, callee: string, out: CommandOu
           out.event('CallerAnswered', { caller, callee })
           out.event('Transferring', { caller, destination: callee })
           out.event('TransferStart', data())
-        } else if (e.leg === 'destination') {
-          calleeAnswered = calleeAnswered || announceCallee()
         }
         return
+      // CalleeAnswered when both talk (the bridge is complete or the REFER succeeded), not at the
+      // callee's 200: a client's next command (CallHold...) must find the call up
       case 'bridged':
         calleeAnswered = calleeAnswered || announceCallee()
         return
