@@ -1,30 +1,49 @@
 /**
- * A Call: one click-to-call request, its two legs, its state and the coded
- * results it has produced. Flows (initiator.ts, referral.ts, anchor.ts)
- * drive it; front-ends read `results` and listen for 'result'.
+ * A Call: one request to connect two parties, its two legs, its state (moved
+ * only along the table in state.ts), the original's coded results, and the
+ * typed events that go on until it ends. The flows (setup.ts, referral.ts,
+ * bridge.ts) and the verbs (verbs.ts) drive it; front-ends read `results`
+ * and `events` and listen for 'result' and 'event'.
  */
 import { EventEmitter } from 'node:events'
-import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { CallHandle, CallRequest, CallResult, CallSnapshot, LegName } from './api'
-import { CallState, REPORTED_FINAL } from './state'
-import type { Dialog, OutgoingInvite } from '../sip/api'
+import type {
+  CallEvent,
+  CallHandle,
+  CallMode,
+  CallRequest,
+  CallResult,
+  CallSnapshot,
+  CallTimes,
+  EndCause,
+  EndedBy,
+  LegName,
+  LegRole,
+  VerbOutcome,
+} from './api'
+import { CallState, isLegalTransition, ON_DESTINATION, REPORTED_FINAL } from './state'
+import { Leg } from './leg'
+import { Texts } from './texts'
+import { publishEvent } from './channels'
+import { randomId } from './ids'
+import type { DialogEndReason, IncomingReinvite, Dialog } from '../sip'
 
-export function newCallId(): string {
-  return randomBytes(8).toString('hex')
+/** Distributes the verbs of a call to their flows (verbs.ts); injected so call.ts imports no flow. */
+export interface CallControl {
+  hold(call: Call, legs: Leg[], on: boolean): Promise<VerbOutcome>
+  transfer(call: Call, leg: Leg, target: string): Promise<VerbOutcome>
+  join(call: Call, leg: Leg, other: string | CallHandle, otherRole: LegRole): Promise<VerbOutcome>
 }
 
-/** The server's side of one leg: the INVITE in progress and/or the dialog. */
-export interface LegState {
-  name: LegName
-  uri: string
-  invite?: OutgoingInvite
-  dialog?: Dialog
-  /** a 18x was already reported for this leg */
-  ringingReported: boolean
-  /** the SDP this server last sent on this leg */
-  localSdp?: string
+/** How a leg's dialog ending or re-INVITE is handled in the call's current phase. */
+export interface LegHandlers {
+  gone(leg: Leg, reason: DialogEndReason): void
+  reinvite(leg: Leg, request: IncomingReinvite): void
 }
+
+const EVENT_HISTORY = 256
+
+type EventBody = CallEvent extends infer E ? (E extends CallEvent ? Omit<E, 'callId' | 'setupId' | 'seq' | 'at'> : never) : never
 
 export class Call extends EventEmitter implements CallHandle {
   readonly id: string
@@ -35,28 +54,50 @@ export class Call extends EventEmitter implements CallHandle {
   endedAt: number | undefined
   state: CallState = CallState.Created
   readonly results: CallResult[] = []
-  readonly initiator: LegState
-  readonly destination: LegState
+  readonly events: CallEvent[] = []
+  readonly initiator: Leg
+  readonly destination: Leg
   /** the REFER was refused and the call went on anchored */
   fellBack = false
+  destinationAnsweredAt: number | null = null
+  bridgedAt: number | null = null
+  holds = 0
+  transfers = 0
+  /** a verb (hold, transfer, join) is being carried out */
+  busy = false
+  cause: EndCause | null = null
+  endedBy: EndedBy | null = null
+  endCode: number | null = null
+  endReason = ''
   /** set while hangUp() runs */
-  hangingUp: Promise<void> | undefined
+  private hangingUp: Promise<void> | undefined
   readonly log: Logger
   private finalSent = false
+  private seq = 0
   private readonly timers = new Set<NodeJS.Timeout>()
+  handlers: LegHandlers
 
-  constructor(request: CallRequest, ti: string, td: string, logger: Logger, id = newCallId()) {
+  constructor(
+    request: CallRequest,
+    ti: string,
+    td: string,
+    host: string,
+    logger: Logger,
+    private readonly control: CallControl,
+    id = randomId(),
+  ) {
     super()
     this.id = id
     this.request = request
     this.translatedInitiator = ti
     this.translatedDestination = td
-    this.initiator = { name: 'Initiator', uri: ti, ringingReported: false }
-    this.destination = { name: 'Destination', uri: td, ringingReported: false }
+    this.initiator = new Leg('initiator', ti, host)
+    this.destination = new Leg('destination', td, host)
     this.log = logger.child({ callId: id })
+    this.handlers = { gone: () => undefined, reinvite: (leg, rq) => rq.accept(leg.localSdp) }
     this.results.push({
       code: 100,
-      text: 'In progress',
+      text: Texts.inProgress,
       final: false,
       translatedInitiator: ti,
       translatedDestination: td,
@@ -64,8 +105,21 @@ export class Call extends EventEmitter implements CallHandle {
     })
   }
 
+  get setupId(): string | undefined {
+    return this.request.setupId
+  }
+
   get anchor(): boolean {
     return this.request.anchor
+  }
+
+  get mode(): CallMode {
+    if (this.request.anchor) return 'anchored'
+    return this.fellBack ? 'refer-fallback' : 'refer'
+  }
+
+  get stateName(): string {
+    return this.state
   }
 
   /** true once a final result went out (the client is done with this call) */
@@ -77,13 +131,52 @@ export class Call extends EventEmitter implements CallHandle {
     return this.state === CallState.Ended
   }
 
-  setState(next: CallState, detail: Record<string, unknown> = {}): void {
-    if (this.state === next || this.state === CallState.Ended) return
+  leg(role: LegRole): Leg {
+    return role === 'initiator' ? this.initiator : this.destination
+  }
+
+  other(leg: Leg): Leg {
+    return leg === this.initiator ? this.destination : this.initiator
+  }
+
+  // ------------------------------------------------------------ events
+
+  /** Emit a typed event: numbered, kept (bounded), published on diagnostics_channel. */
+  emitEvent(body: EventBody): void {
+    this.seq += 1
+    const event = { ...body, callId: this.id, setupId: this.setupId ?? null, seq: this.seq, at: Date.now() } as CallEvent
+    this.events.push(event)
+    if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY)
+    // one listener's bug must not keep the event from the others (emit() stops at a throw)
+    for (const listener of this.listeners('event') as Array<(e: CallEvent) => void>) {
+      try {
+        listener.call(this, event)
+      } catch (err) {
+        this.log.error({ err, type: event.type }, 'a call event listener threw')
+      }
+    }
+    publishEvent(event)
+  }
+
+  /**
+   * Move to `next` if the table allows it. An illegal move is a bug: it is
+   * logged and refused, never a silent overwrite.
+   */
+  setState(next: CallState, detail: Record<string, unknown> = {}): boolean {
+    if (this.state === next) return true
     const prev = this.state
+    if (!isLegalTransition(prev, next)) {
+      if (prev !== CallState.Ended) this.log.error({ state: prev, next, ...detail }, `illegal call state transition ${prev} -> ${next}`)
+      return false
+    }
     this.state = next
     this.log.info({ state: next, prev, anchor: this.anchor, ...detail }, `call ${prev} -> ${next}`)
+    this.emitEvent({ type: 'state', state: next, prev })
     this.emit('state', next, prev)
+    return true
   }
+
+  // ----------------------------------------------------------- results
 
   /**
    * Report a result to the front-ends (asynchronously, in order). A result
@@ -96,15 +189,63 @@ export class Call extends EventEmitter implements CallHandle {
     const result: CallResult = { code, leg, text, final, at: Date.now() }
     this.results.push(result)
     this.log.info({ code, leg, final }, `result ${code} ${leg}: ${text}`)
+    this.emitEvent({ type: 'result', result })
     process.nextTick(() => this.emit('result', result))
   }
 
   /** Report ringing once per leg (phones may send 180 and 183). */
-  reportRinging(leg: LegState, text: string): void {
+  reportRinging(leg: Leg, status: number): void {
     if (leg.ringingReported) return
     leg.ringingReported = true
-    this.report(180, leg.name, text)
+    leg.status = 'ringing'
+    this.emitEvent({ type: 'ringing', leg: leg.role, status })
+    this.report(180, leg.name, leg.role === 'initiator' ? Texts.ringingInitiator : Texts.ringingDestination)
   }
+
+  /** A leg's failure as the final result, and the move to Failed. */
+  fail(leg: Leg, code: number): void {
+    this.report(code, leg.name, leg.role === 'initiator' ? Texts.failedInitiator : Texts.failedDestination)
+    if (!REPORTED_FINAL.has(this.state)) this.setState(CallState.Failed, { leg: leg.name, code })
+  }
+
+  /** Report the failure on the leg the call is working on. */
+  failCurrentLeg(code: number): void {
+    this.fail(ON_DESTINATION.has(this.state) ? this.destination : this.initiator, code)
+  }
+
+  /** Both parties are connected (bridge complete, or the referral succeeded). */
+  connected(next: CallState.Bridged | CallState.Transferred): void {
+    this.bridgedAt ??= Date.now()
+    this.destinationAnsweredAt ??= this.bridgedAt
+    this.report(200, 'Destination', Texts.connectedDestination)
+    this.setState(next)
+    this.emitEvent({ type: 'bridged' })
+  }
+
+  // ------------------------------------------------------------- legs
+
+  /** Make `dialog` this leg's dialog, with its endings and re-INVITEs routed to this call's handlers. */
+  attach(leg: Leg, dialog: Dialog, announce = true): void {
+    leg.answered(dialog)
+    dialog.removeAllListeners('terminated')
+    dialog.removeAllListeners('reinvite')
+    dialog.on('terminated', (reason: DialogEndReason) => {
+      if (leg.dialog !== dialog) return
+      leg.gone()
+      if (reason === 'local-bye' || this.ended) return
+      this.handlers.gone(leg, reason)
+    })
+    dialog.on('reinvite', (request: IncomingReinvite) => {
+      if (leg.dialog !== dialog || this.ended) {
+        request.accept(leg.localSdp)
+        return
+      }
+      this.handlers.reinvite(leg, request)
+    })
+    if (announce) this.emitEvent({ type: 'answered', leg: leg.role })
+  }
+
+  // ------------------------------------------------------------ timers
 
   /** A timer that dies with the call. */
   timer(ms: number, fn: () => void): NodeJS.Timeout {
@@ -123,21 +264,125 @@ export class Call extends EventEmitter implements CallHandle {
     this.timers.delete(t)
   }
 
-  /** The call is over for the server: no leg left. Emits 'ended' once. */
-  end(why: string): void {
+  /** Background work of this call: a failure is logged with the call id, never unhandled. */
+  spawn(what: string, work: Promise<unknown>): void {
+    work.catch((err: unknown) => this.log.error({ err, what }, 'call background work failed'))
+  }
+
+  // ---------------------------------------------------------- teardown
+
+  /**
+   * End the server's part of the call: CANCEL what rings, BYE what is up,
+   * then mark the call ended. The first caller says who ended it. Safe to
+   * call more than once.
+   */
+  hangUp(why: string, by: EndedBy, cause?: EndCause): Promise<void> {
+    if (this.ended) return Promise.resolve()
+    if (this.hangingUp) return this.hangingUp
+    this.endedBy ??= by
+    this.endReason = why
+    if (cause) this.cause = cause
+    this.hangingUp = Promise.all([releaseLeg(this.initiator), releaseLeg(this.destination)]).then(
+      () => this.markEnded(why),
+      (err: unknown) => {
+        this.log.warn({ err }, 'error while hanging up')
+        this.markEnded(why)
+      },
+    )
+    return this.hangingUp
+  }
+
+  get hangingUpNow(): boolean {
+    return this.hangingUp !== undefined
+  }
+
+  /** The call is over for the server: no leg left. Emits 'ended' once, the last event. */
+  markEnded(why: string): void {
     if (this.state === CallState.Ended) return
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     this.endedAt = Date.now()
+    this.initiator.gone()
+    this.destination.gone()
+    this.endedBy ??= 'server'
+    this.endReason ||= why
+    this.endCode ??= this.bridgedAt !== null ? 200 : lastFailure(this.results) ?? 487
+    this.cause ??= causeOf(this.bridgedAt !== null, this.endCode, this.endedBy)
     this.setState(CallState.Ended, { why, durationMs: this.endedAt - this.createdAt })
+    this.log.info({ cause: this.cause, endedBy: this.endedBy, code: this.endCode }, 'call ended')
+    this.emitEvent({
+      type: 'ended',
+      cause: this.cause,
+      endedBy: this.endedBy,
+      code: this.endCode,
+      reason: this.endReason,
+      times: this.times(),
+    })
     this.emit('ended', why)
+    // an ended call keeps no SIP objects
+    this.initiator.invite = undefined
+    this.destination.invite = undefined
+    this.handlers = { gone: () => undefined, reinvite: (leg, rq) => rq.accept(leg.localSdp) }
+  }
+
+  // ------------------------------------------------------------- verbs
+
+  /** A refusal when this call cannot take a verb now, else undefined. */
+  refusal(): VerbOutcome | undefined {
+    if (this.ended) {
+      if (this.bridgedAt !== null && this.mode !== 'anchored' && !this.fellBack)
+        return { ok: false, code: 'not-in-call', message: `call ${this.id} was transferred by REFER: the server is no longer in it` }
+      return { ok: false, code: 'call-ended', message: `call ${this.id} has ended` }
+    }
+    if (this.hangingUp) return { ok: false, code: 'call-ended', message: `call ${this.id} is ending` }
+    return undefined
+  }
+
+  async end(): Promise<VerbOutcome> {
+    const refused = this.refusal()
+    if (refused) return refused
+    this.log.info({ state: this.state }, 'ended by the API')
+    if (!this.reportedFinal) this.failCurrentLeg(487)
+    await this.hangUp('ended by the API', 'api', this.bridgedAt === null ? 'cancelled' : undefined)
+    return { ok: true }
+  }
+
+  hold(leg?: LegRole): Promise<VerbOutcome> {
+    return this.control.hold(this, leg ? [this.leg(leg)] : [this.initiator, this.destination], true)
+  }
+
+  unhold(leg?: LegRole): Promise<VerbOutcome> {
+    return this.control.hold(this, leg ? [this.leg(leg)] : [this.initiator, this.destination], false)
+  }
+
+  transfer(leg: LegRole, target: string): Promise<VerbOutcome> {
+    return this.control.transfer(this, this.leg(leg), target)
+  }
+
+  join(leg: LegRole, other: CallHandle | string, otherLeg: LegRole): Promise<VerbOutcome> {
+    return this.control.join(this, this.leg(leg), other, otherLeg)
+  }
+
+  // ---------------------------------------------------------- records
+
+  times(): CallTimes {
+    return {
+      createdAt: this.createdAt,
+      initiatorAnsweredAt: this.initiator.answeredAt,
+      destinationAnsweredAt: this.destinationAnsweredAt,
+      bridgedAt: this.bridgedAt,
+      endedAt: this.endedAt ?? null,
+    }
   }
 
   snapshot(): CallSnapshot {
     return {
       id: this.id,
+      setupId: this.setupId ?? null,
       state: this.state,
       anchor: this.anchor,
+      mode: this.mode,
+      origin: { ...this.request.origin },
       initiator: this.request.initiator,
       destination: this.request.destination,
       translatedInitiator: this.translatedInitiator,
@@ -145,10 +390,50 @@ export class Call extends EventEmitter implements CallHandle {
       createdAt: this.createdAt,
       endedAt: this.endedAt ?? null,
       results: this.results.map((r) => ({ ...r })),
+      legs: { initiator: this.initiator.snapshot(), destination: this.destination.snapshot() },
+      times: this.times(),
+      holds: this.holds,
+      transfers: this.transfers,
+      cause: this.cause,
+      endedBy: this.endedBy,
+      code: this.endCode,
     }
   }
 
   isReportedFinalState(): boolean {
     return REPORTED_FINAL.has(this.state)
   }
+}
+
+function lastFailure(results: readonly CallResult[]): number | undefined {
+  for (let i = results.length - 1; i >= 0; i--) if (results[i]!.code >= 300) return results[i]!.code
+  return undefined
+}
+
+/** How a call that never connected (or did) is classified for records. */
+export function causeOf(connected: boolean, code: number, by: EndedBy): EndCause {
+  if (connected) return 'completed'
+  if (by === 'api') return 'cancelled'
+  if (code === 486 || code === 600) return 'busy'
+  if (code === 408 || code === 480 || code === 487) return by === 'server' && code === 487 ? 'cancelled' : 'no-answer'
+  if (code === 403 || code === 603) return 'rejected'
+  return 'failed'
+}
+
+function releaseLeg(leg: Leg): Promise<void> {
+  if (leg.invite) {
+    const invite = leg.invite
+    leg.invite = undefined
+    return new Promise<void>((resolve) => {
+      const done = (): void => resolve()
+      invite.once('failed', done)
+      invite.once('answered', (dialog: Dialog) => {
+        void dialog.bye().finally(done)
+      })
+      invite.cancel()
+    })
+  }
+  const up = leg.up
+  if (up) return up.bye()
+  return Promise.resolve()
 }

@@ -1,5 +1,5 @@
 /** What the flows need from outside: the SIP stack and the deployment's settings. */
-import type { SipStack } from '../sip/api'
+import type { SipStack } from '../sip'
 
 export interface FlowSettings {
   /** ClickToCallIdentity: From URI of the server's legs */

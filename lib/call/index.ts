@@ -1,15 +1,30 @@
-/** The call layer: Call objects, their flows and the registry. Knows nothing of XML or HTTP. */
+/** The call layer: Call objects, their flows, verbs and events, and the registry. Knows nothing of XML or HTTP. */
 export type {
   CallService,
   CallHandle,
   CallRequest,
   CallResult,
   CallSnapshot,
+  CallEvent,
+  CallEventType,
+  CallFilter,
+  CallOrigin,
+  CallTimes,
+  CallMode,
+  EndCause,
+  EndedBy,
+  FrontEnd,
   LegName,
+  LegRole,
+  LegSnapshot,
+  LegStatus,
   StartOutcome,
   StartRefusal,
+  VerbOutcome,
+  VerbRefusalCode,
 } from './api'
 export { CallManager, type CallManagerOptions } from './service'
-export { CallState } from './state'
+export { CallState, TRANSITIONS, isLegalTransition } from './state'
 export { Texts } from './texts'
 export { parseSipUri } from './uri'
+export { callChannels } from './channels'

@@ -2,23 +2,23 @@
  * Unanchored flow (the default): REFER the answered initiator to the
  * destination (RFC 3515, Referred-By RFC 3892) and map the NOTIFY sipfrag
  * progress to Destination results. The outcome is the final fragment, not
- * the 202. An error response to the REFER falls back to the anchored flow.
+ * the 202. An error response to the REFER falls back to the anchored flow
+ * on the same call.
  */
 import type { Call } from './call'
 import { CallState } from './state'
-import { Texts } from './texts'
 import { userOf } from './uri'
 import type { FlowContext } from './context'
-import { hangUp, type CallMedia } from './flow'
-import { startAnchored } from './anchor'
+import { connectDestination } from './bridge'
 
-export function startReferral(call: Call, ctx: FlowContext, media: CallMedia): void {
-  const dialog = call.initiator.dialog
+export function startReferral(call: Call, ctx: FlowContext): void {
+  const dialog = call.initiator.up
   if (!dialog) return
   call.setState(CallState.Referring, { referTo: call.translatedDestination })
+  call.emitEvent({ type: 'referring', target: call.translatedDestination })
   const subscription = dialog.refer({
     referTo: call.translatedDestination,
-    referredBy: { uri: ctx.identity, displayName: `Click-To-Call: ${userOf(call.translatedDestination)}` },
+    referredBy: { uri: call.request.identity ?? ctx.identity, displayName: `Click-To-Call: ${userOf(call.translatedDestination)}` },
   })
   let settled = false
   let accepted = false
@@ -28,14 +28,13 @@ export function startReferral(call: Call, ctx: FlowContext, media: CallMedia): v
     settled = true
     call.clearTimer(noNotify)
     if (code >= 200 && code < 300) {
-      call.report(200, 'Destination', Texts.connectedDestination)
-      call.setState(CallState.Transferred)
-    } else {
-      call.report(code, 'Destination', Texts.failedDestination)
-      call.setState(CallState.Failed, { leg: 'Destination', code })
+      call.connected(CallState.Transferred)
+      // the transferee talks to the destination now: the server's leg is no longer needed
+      call.spawn('hang up', call.hangUp(why, 'server', 'completed'))
+      return
     }
-    // the server's leg is no longer needed either way
-    void hangUp(call, why)
+    call.fail(call.destination, code)
+    call.spawn('hang up', call.hangUp(why, code === 408 ? 'timeout' : 'destination'))
   }
 
   const noNotify = call.timer(ctx.referNotifyTimeoutMs, () => {
@@ -55,13 +54,13 @@ export function startReferral(call: Call, ctx: FlowContext, media: CallMedia): v
     call.clearTimer(noNotify)
     call.fellBack = true
     call.log.info({ status, reason }, 'REFER refused: falling back to an anchored call')
+    call.emitEvent({ type: 'fallback', status })
     if (dialog.state !== 'confirmed') {
-      call.report(603, 'Destination', Texts.failedDestination)
-      call.setState(CallState.Failed, { code: 603 })
-      void hangUp(call, 'initiator left during REFER')
+      call.fail(call.destination, 603)
+      call.spawn('hang up', call.hangUp('initiator left during REFER', 'initiator'))
       return
     }
-    startAnchored(call, ctx, media)
+    connectDestination(call, ctx)
   })
 
   subscription.on('notify', (fragment: { status: number; reason: string }, terminated: boolean) => {
@@ -70,7 +69,7 @@ export function startReferral(call: Call, ctx: FlowContext, media: CallMedia): v
     if (fragment.status < 180) return
     if (fragment.status < 200) {
       call.setState(CallState.RingingDestination, { status: fragment.status })
-      call.reportRinging(call.destination, Texts.ringingDestination)
+      call.reportRinging(call.destination, fragment.status)
       return
     }
     conclude(fragment.status, fragment.status < 300 ? 'transferred' : 'transfer failed')
@@ -87,6 +86,7 @@ export function startReferral(call: Call, ctx: FlowContext, media: CallMedia): v
   // transferor before the final NOTIFY. Give it a moment, then 603.
   call.once('initiator-gone', () => {
     if (settled) return
+    call.endedBy ??= 'initiator'
     call.timer(ctx.referByeGraceMs, () => conclude(603, 'initiator left during referral'))
   })
 }

@@ -79,3 +79,72 @@ export function refusingAnswer(offer: string, origin: SdpOrigin): string {
   }
   return origin.restamp(out.join('\r\n'))
 }
+
+/** RFC 3264 §6.1 media directions. */
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
+
+const DIRECTION_LINE = /^a=(sendrecv|sendonly|recvonly|inactive)\s*$/
+
+/**
+ * The direction of the first media stream: its own attribute, else the
+ * session-level one, else sendrecv (RFC 3264 §5.1).
+ */
+export function directionOf(sdp: string): Direction {
+  let session: Direction | undefined
+  let inMedia = false
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) {
+      if (inMedia) break
+      inMedia = true
+      continue
+    }
+    const m = DIRECTION_LINE.exec(line)
+    if (!m) continue
+    if (inMedia) return m[1] as Direction
+    session = m[1] as Direction
+  }
+  return session ?? 'sendrecv'
+}
+
+/**
+ * The same SDP with every stream set to `direction`: session-level direction
+ * lines dropped, each m= section's own replaced or added (RFC 3264 §8.4).
+ */
+export function withDirection(sdp: string, direction: Direction): string {
+  const out: string[] = []
+  let inMedia = false
+  let written = false
+  const close = (): void => {
+    if (inMedia && !written) out.push(`a=${direction}`)
+  }
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.length === 0) continue
+    if (line.startsWith('m=')) {
+      close()
+      inMedia = true
+      written = false
+      out.push(line)
+      continue
+    }
+    if (DIRECTION_LINE.test(line)) {
+      if (inMedia && !written) {
+        out.push(`a=${direction}`)
+        written = true
+      }
+      continue
+    }
+    out.push(line)
+  }
+  close()
+  return out.join('\r\n') + '\r\n'
+}
+
+/**
+ * The direction that puts the other side on hold (RFC 6337 §5.3): sendrecv
+ * becomes sendonly, recvonly becomes inactive; sendonly and inactive stay.
+ */
+export function holdDirection(current: Direction): Direction {
+  if (current === 'sendrecv') return 'sendonly'
+  if (current === 'recvonly') return 'inactive'
+  return current
+}

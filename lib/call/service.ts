@@ -1,14 +1,16 @@
 /**
  * The call layer's door for front-ends: translate, validate, create the
- * Call, run its flow, keep it in the registry.
+ * Call, run its flow, keep it in the registry; find calls, list them, and
+ * hand every call's events to subscribers (dashboards, webhooks, records).
  */
 import type { Logger } from 'pino'
-import type { CallRequest, CallService, CallSnapshot, StartOutcome } from './api'
-import { Call } from './call'
+import type { CallEvent, CallFilter, CallHandle, CallRequest, CallService, CallSnapshot, StartOutcome, VerbOutcome } from './api'
+import { Call, type CallControl } from './call'
 import { CallRegistry } from './registry'
-import { runCall, hangUp, failCurrentLeg } from './flow'
+import { runCall } from './setup'
+import { createCallControl } from './verbs'
 import type { FlowContext, FlowSettings } from './context'
-import type { SipStack } from '../sip/api'
+import type { SipStack } from '../sip'
 import { parseSipUri } from './uri'
 import { invalidUriText, noTranslationText } from './texts'
 
@@ -28,11 +30,18 @@ export class CallManager implements CallService {
   private options: CallManagerOptions
   private readonly log: Logger
   private closing = false
+  private readonly subscribers = new Set<(event: CallEvent) => void>()
+  private readonly control: CallControl
 
   constructor(options: CallManagerOptions) {
     this.options = options
     this.log = options.logger.child({ module: 'call' })
     this.registry = new CallRegistry(options.resultCacheTimeMs)
+    this.control = createCallControl({
+      context: () => this.context(),
+      resolve: (key) => this.registry.find(key),
+      translate: (target) => this.translateTarget(target),
+    })
   }
 
   /** New translation rules, timers and limits (SIGHUP); calls in progress keep theirs. */
@@ -41,8 +50,19 @@ export class CallManager implements CallService {
     if (update.resultCacheTimeMs !== undefined) this.registry.setRetention(update.resultCacheTimeMs)
   }
 
+  private context(): FlowContext {
+    return { ...this.options }
+  }
+
   start(request: CallRequest): StartOutcome {
     const { initiator, destination } = request
+    if (request.setupId !== undefined) {
+      const known = this.registry.bySetupId(request.setupId)
+      if (known?.call) {
+        this.log.info({ setupId: request.setupId, callId: known.call.id }, 'setup id retried: the same call')
+        return { ok: true, call: known.call, existing: true }
+      }
+    }
     if (this.closing) return { ok: false, reason: 'overloaded', code: 503, text: 'Server shutting down' }
     if (this.registry.size >= this.options.maxCalls) {
       this.log.warn({ max: this.options.maxCalls, origin: request.origin }, 'call refused: too many calls in progress')
@@ -76,19 +96,82 @@ export class CallManager implements CallService {
         translatedDestination: td,
       }
     }
-    const call = new Call(request, ti, td, this.log)
+    const call = new Call(request, ti, td, this.options.sip.host, this.log, this.control)
     this.registry.add(call)
+    call.on('event', (event: CallEvent) => this.publish(event))
     call.log.info(
-      { initiator: ti, destination: td, anchor: request.anchor, origin: request.origin },
+      { initiator: ti, destination: td, anchor: request.anchor, origin: request.origin, setupId: request.setupId },
       'call created',
     )
-    const ctx: FlowContext = { ...this.options }
-    runCall(call, ctx)
+    call.emitEvent({
+      type: 'created',
+      initiator,
+      destination,
+      translatedInitiator: ti,
+      translatedDestination: td,
+      anchor: request.anchor,
+      origin: { ...request.origin },
+    })
+    runCall(call, this.context())
     return { ok: true, call }
+  }
+
+  /** A transfer target through the same rules and URI check as a new call's addresses. */
+  private translateTarget(target: string): { ok: true; uri: string } | { ok: false; code: 'no-translation'; message: string } {
+    const uri = this.options.translate(target)
+    if (uri === undefined) return { ok: false, code: 'no-translation', message: `No translation rule for ${target}` }
+    const parsed = parseSipUri(uri)
+    if (typeof parsed === 'string') return { ok: false, code: 'no-translation', message: `Invalid URI format ${uri}(${target}): ${parsed}` }
+    return { ok: true, uri }
+  }
+
+  private publish(event: CallEvent): void {
+    for (const listener of this.subscribers) {
+      try {
+        listener(event)
+      } catch (err) {
+        this.log.error({ err, callId: event.callId, type: event.type }, 'a call event subscriber threw')
+      }
+    }
   }
 
   get(id: string): CallSnapshot | undefined {
     return this.registry.get(id)
+  }
+
+  find(key: string): CallHandle | undefined {
+    return this.registry.find(key)
+  }
+
+  findBySetupId(setupId: string): CallSnapshot | undefined {
+    return this.registry.bySetupId(setupId)?.snapshot
+  }
+
+  /**
+   * The call a verb is for, or why there is none: an unknown key, or a call
+   * that has ended (kept for ResultCacheTime) and so cannot be steered.
+   */
+  resolve(key: string): { ok: true; call: CallHandle } | Exclude<VerbOutcome, { ok: true }> {
+    const live = this.registry.find(key)
+    if (live) return { ok: true, call: live }
+    const kept = this.registry.get(key) ?? this.registry.bySetupId(key)?.snapshot
+    if (kept) {
+      if (kept.mode === 'refer' && kept.state === 'ended' && kept.times.bridgedAt !== null)
+        return { ok: false, code: 'not-in-call', message: `call ${kept.id} was transferred by REFER: the server is no longer in it` }
+      return { ok: false, code: 'call-ended', message: `call ${kept.id} has ended` }
+    }
+    return { ok: false, code: 'unknown-call', message: `no call ${key}` }
+  }
+
+  list(filter?: CallFilter): CallSnapshot[] {
+    return this.registry.list(filter)
+  }
+
+  subscribe(listener: (event: CallEvent) => void): () => void {
+    this.subscribers.add(listener)
+    return () => {
+      this.subscribers.delete(listener)
+    }
   }
 
   get liveCount(): number {
@@ -103,8 +186,8 @@ export class CallManager implements CallService {
     this.closing = true
     const ending: Promise<void>[] = []
     for (const call of this.registry.liveCalls()) {
-      if (!call.reportedFinal) failCurrentLeg(call, 503)
-      ending.push(hangUp(call, 'server shutting down'))
+      if (!call.reportedFinal) call.failCurrentLeg(503)
+      ending.push(call.hangUp('server shutting down', 'server'))
     }
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
@@ -115,7 +198,7 @@ export class CallManager implements CallService {
       }),
     ])
     if (timer) clearTimeout(timer)
-    for (const call of this.registry.liveCalls()) call.end('shutdown timeout')
+    for (const call of [...this.registry.liveCalls()]) call.markEnded('shutdown timeout')
     this.registry.close()
   }
 }

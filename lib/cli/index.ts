@@ -5,7 +5,7 @@
 import { ExitCode, ConfigError, BindError } from '../errors'
 import { applyOverrides, findConfigFile, loadConfig, type Config } from '../config'
 import { compileRules } from '../translate'
-import { createLogger } from '../log'
+import { createLogger, guardProcess } from '../log'
 import { startServer } from '../server'
 import { version } from '../version'
 import { HELP, UsageError, parseArgs, type CliArgs } from './args'
@@ -87,6 +87,7 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
 
 async function run(config: Config, args: CliArgs, err: Out): Promise<number> {
   const logger = createLogger({ level: config.logLevel, file: config.logFilename, maxLines: config.logFileMaxLines })
+  guardProcess(logger)
   let server: Awaited<ReturnType<typeof startServer>>
   try {
     server = await startServer(config, logger)

@@ -7,7 +7,7 @@
 import http from 'node:http'
 import os from 'node:os'
 import type { Logger } from 'pino'
-import type { CallService } from '../call/api'
+import type { CallService } from '../call'
 import { BindError } from '../errors'
 import { DigestAuth } from './digest'
 import { checkBasic } from './basic'

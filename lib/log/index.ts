@@ -125,3 +125,4 @@ export function createLogger(options: LoggerOptions): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' })
 }
+export { guardProcess, type ProcessGuard } from './process'

@@ -12,7 +12,7 @@ import { stringifyUri as sipStringifyUri } from 'sip'
 import { parseSipUri } from './uri'
 import type { Protocol, Remote } from './transport'
 import { headerText, makeResponse, nameAddr, randomToken, type NameAddrHeader, type SipMessage } from './message'
-import { ALLOW } from './stack'
+import { ALLOW } from './constants'
 import { ReferClient, IncomingReferImpl } from './refer'
 
 type Reply = (status: number, reason: string, headers?: Record<string, unknown>, content?: string) => void

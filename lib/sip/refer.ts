@@ -42,11 +42,11 @@ export class ReferClient extends EventEmitter implements ReferSubscription {
     const rq = this.dialog.request('REFER', headers, undefined, undefined, (sent) => {
       this.sent = sent
     })
-    void rq.then((rs) => {
+    rq.then((rs) => {
       if (this.ended) return
       this.emit('response', rs.status!, rs.reason ?? '')
       if (rs.status! >= 300) this.end('rejected')
-    })
+    }).catch((err: unknown) => this.dialog.stack.log.error({ err, callId: this.dialog.callId }, 'REFER response handling failed'))
   }
 
   private sent: SentRequest | undefined

@@ -18,8 +18,7 @@ import type { DialogImpl } from './dialog'
 import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
 
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY'
-export const SUPPORTED = 'replaces, norefersub'
+import { ALLOW, SUPPORTED } from './constants'
 
 export interface Timers {
   T1: number
