@@ -1,7 +1,7 @@
 /**
  * The JSON-RPC front-end's mapping of call events and verb outcomes to
  * call-api's notifications, through a real WebSocket, over a scripted call
- * layer that implements the contract (lib/jsonrpc/contract.ts): each test
+ * layer that implements the contract (lib/call/api.ts): each test
  * plays the events a call would emit and checks the exact notification
  * sequence. Real calls with phones: test/jsonrpc-calls.ts.
  */
@@ -20,7 +20,7 @@ import type {
   LegRole,
   StartOutcome,
   VerbOutcome,
-} from '../lib/jsonrpc/contract'
+} from '../lib/call/api'
 import { RpcClient } from './helpers/jsonrpc-client'
 
 /** an event as the call layer would emit it, before its common fields */

@@ -12,7 +12,6 @@ import { CallManager } from '../call'
 import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
 import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
 import { createJsonRpcFrontEnd, type JsonRpcFrontEnd } from '../jsonrpc'
-import type { CallService as JsonRpcCallService } from '../jsonrpc/contract'
 import { ConfigError } from '../errors'
 import { version } from '../version'
 
@@ -214,8 +213,7 @@ export async function startServer(
 
 function startJsonRpc(config: Config, port: number, calls: CallManager, logger: Logger, overrides: ServerOverrides): Promise<JsonRpcFrontEnd> {
   return createJsonRpcFrontEnd({
-    // TODO(call layer merge): CallManager implements the new CallService; drop the cast
-    calls: calls as unknown as JsonRpcCallService,
+    calls,
     port,
     host: config.jsonRpcBindAddress,
     allow: config.jsonRpcAllow,
