@@ -194,6 +194,27 @@ t.test('limits: message size, connections per address and in total, commands per
   t.equal((await a.call('NoSuchMethod')).error?.code, -32601, 'the other connection is unaffected')
 })
 
+t.test('the rate applies before parsing and to each request of a batch; deep nesting is refused unparsed', async (t) => {
+  const { port } = await server(t, { jsonRpcRateLimit: 5 })
+  const c = await client(t, port)
+  c.sendRaw(JSON.stringify(Array.from({ length: 8 }, (_, i) => ({ jsonrpc: '2.0', id: `b${i}`, method: 'NoSuchMethod' }))))
+  const batch = await c.until('batch', () => c.received.find((x): x is RpcMessage[] => Array.isArray(x)))
+  t.same(batch.map((m) => m.error?.code), [-32601, -32601, -32601, -32601, -32601, -32005, -32005, -32005], 'a batch of 8 under 5 per second: the first 5 run')
+  t.same(batch.map((m) => m.id), ['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7'])
+  c.sendRaw('{"jsonrpc":"2.0","id":"late","method":"NoSuchMethod"}')
+  const refused = await c.until('refusal', () => c.singles()[0])
+  t.same([refused.id, refused.error?.code], [null, -32005], 'a message over the rate is not read: id null')
+  await new Promise((r) => setTimeout(r, 1100))
+  c.sendRaw(`${'['.repeat(17)}${']'.repeat(17)}`)
+  const deep = await c.until('deep', () => c.singles()[1])
+  t.equal(deep.error?.code, -32600)
+  t.match(deep.error?.message, /nested deeper than 16 levels/)
+  c.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'ok', method: 'CallList', params: { state: '[[[[[[[[[[[[[[[[[[[[' } }))
+  t.equal((await c.response('ok')).result?.event, 'List', 'brackets inside strings are not nesting')
+  c.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'esc', method: 'CallList', params: { state: `a\\"\\\\${'['.repeat(20)}` } }))
+  t.equal((await c.response('esc')).result?.event, 'List', 'nor after escaped quotes and backslashes')
+})
+
 t.test('total connections: JsonRpcMaxConnections', async (t) => {
   const { port } = await server(t, { jsonRpcMaxConnections: 2 })
   await client(t, port)
@@ -203,7 +224,7 @@ t.test('total connections: JsonRpcMaxConnections', async (t) => {
 
 t.test('a client that does not read is cut off instead of buffered without bound', async (t) => {
   const maxBufferedBytes = 256 * 1024
-  const { s, port } = await server(t, { jsonRpcRateLimit: 0 }, { jsonRpc: { maxBufferedBytes } })
+  const { s, port } = await server(t, { jsonRpcRateLimit: 0, jsonRpcMaxMessageSize: 65536 }, { jsonRpc: { maxBufferedBytes } })
   const slow = await client(t, port)
   const other = await client(t, port)
   slow.ws.pause()

@@ -123,7 +123,7 @@ export function defaultConfig(): Config {
     jsonRpcAllow: ['127.0.0.0/8', '::1/128'],
     jsonRpcToken: '',
     jsonRpcOrigins: [],
-    jsonRpcMaxMessageSize: 65536,
+    jsonRpcMaxMessageSize: 16384,
     jsonRpcMaxConnections: 64,
     jsonRpcMaxConnectionsPerAddress: 16,
     jsonRpcRateLimit: 20,

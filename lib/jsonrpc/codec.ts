@@ -75,8 +75,41 @@ function invalid(message: string): RpcError {
   return { code: RpcErrorCode.INVALID_REQUEST, message: `Invalid request: ${message}` }
 }
 
+/** Deepest nesting a message may have: a batch, a request, its params, a value in them, and some room. */
+export const MAX_DEPTH = 16
+
+/** the index of the quote that closes the string opened at `open`, or -1 */
+function closingQuote(text: string, open: number): number {
+  for (let j = text.indexOf('"', open + 1); j !== -1; j = text.indexOf('"', j + 1)) {
+    let backslashes = 0
+    for (let k = j - 1; text.charCodeAt(k) === 0x5c; k--) backslashes++
+    if (backslashes % 2 === 0) return j
+  }
+  return -1
+}
+
+/**
+ * true when arrays/objects nest deeper than `max` outside strings. Linear:
+ * strings are skipped with indexOf, so their content costs nearly nothing.
+ */
+export function tooDeep(text: string, max = MAX_DEPTH): boolean {
+  let depth = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      i = closingQuote(text, i)
+      if (i < 0) return false // unterminated: JSON.parse says so
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
 /** Decode one text message. Never throws. */
 export function decode(text: string): Decoded {
+  // deep nesting costs JSON.parse time out of proportion to the message's size
+  if (tooDeep(text)) return { kind: 'error', error: invalid(`nested deeper than ${MAX_DEPTH} levels`) }
   let value: unknown
   try {
     value = JSON.parse(text)

@@ -36,6 +36,7 @@ export class Connection {
   private readonly rate: CommandRate
   private readonly commands = new Map<string, Running>()
   private closed = false
+  private lastRateLog = 0
 
   constructor(
     private readonly ws: WebSocket,
@@ -81,6 +82,11 @@ export class Connection {
     if (this.closed) return
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8')
     if (isBinary) this.log.debug('binary JSON-RPC message: read as UTF-8')
+    // every message takes a token before it is parsed (a batch's further requests take theirs below)
+    if (!this.rate.take()) {
+      this.refuseRate()
+      return
+    }
     const decoded = decode(text)
     if (decoded.kind === 'error') {
       this.log.info({ error: decoded.error.message }, 'bad JSON-RPC message')
@@ -93,14 +99,14 @@ export class Connection {
       response?.after()
       return
     }
-    const handled = decoded.items.map((i) => this.handle(i))
+    const handled = decoded.items.map((i, n) => this.handle(i, n > 0))
     const responses = handled.flatMap((h) => (h ? [h.response] : []))
     if (responses.length > 0) this.sendJson(responses)
     for (const h of handled) h?.after()
   }
 
   /** the response to send (none for a notification), and what to run once it is sent */
-  private handle(item: DecodedItem): { response: RpcResponse; after: () => void } | undefined {
+  private handle(item: DecodedItem, takeToken = false): { response: RpcResponse; after: () => void } | undefined {
     const noop = (): void => undefined
     if (!item.ok) {
       this.log.info({ error: item.error.message }, 'invalid JSON-RPC request')
@@ -117,10 +123,7 @@ export class Connection {
       return { response: resultOf(req.id, { event: 'Started', cmd_id: outcome.cmdId, ...outcome.extra }), after }
     }
     const refuse = (code: number, message: string): ReturnType<typeof reply> => reply({ kind: 'error', error: { code, message } })
-    if (!this.rate.take()) {
-      this.log.warn({ method: req.method.slice(0, 40) }, 'JSON-RPC command refused: JsonRpcRateLimit')
-      return refuse(RpcErrorCode.RATE_LIMITED, `Too many commands: at most ${this.limits.rateLimit} per second`)
-    }
+    if (takeToken && !this.rate.take()) return refuse(RpcErrorCode.RATE_LIMITED, this.rateMessage())
     const handler = METHODS.get(req.method)
     if (!handler) {
       return refuse(RpcErrorCode.METHOD_NOT_FOUND, `Method not found: ${JSON.stringify(req.method.slice(0, 60))} (known: ${[...METHODS.keys()].join(', ')})`)
@@ -154,8 +157,25 @@ export class Connection {
       return refuse(RpcErrorCode.INTERNAL_ERROR, 'Internal error')
     }
     if (outcome.kind !== 'started') return reply(outcome)
+    if (this.commands.has(outcome.cmdId)) {
+      return refuse(RpcErrorCode.INVALID_PARAMS, `Invalid params: cmd_id ${JSON.stringify(outcome.cmdId)} is already in progress on this connection (the same call)`)
+    }
     const s = outcome
     return reply(s, () => this.run(req.method, s.cmdId, s.run))
+  }
+
+  private rateMessage(): string {
+    return `Too many commands: at most ${this.limits.rateLimit} per second`
+  }
+
+  /** answered without parsing: the id is not known */
+  private refuseRate(): void {
+    const now = Date.now()
+    if (now - this.lastRateLog > 1000) {
+      this.lastRateLog = now
+      this.log.warn('JSON-RPC message refused: JsonRpcRateLimit')
+    }
+    this.sendJson(errorOf(null, { code: RpcErrorCode.RATE_LIMITED, message: this.rateMessage() }))
   }
 
   private run(method: string, cmdId: string, run: (out: CommandOutput) => () => void): void {
