@@ -5,7 +5,7 @@
  * through notifications until its `Ended`, as call-api's commands do.
  */
 import type { Logger } from 'pino'
-import type { CallService } from './contract'
+import type { CallService } from '../call'
 import type { RpcError } from './codec'
 import type { Params } from './params'
 

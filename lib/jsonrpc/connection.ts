@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino'
 import WebSocket from 'ws'
-import type { CallService } from './contract'
+import type { CallService } from '../call'
 import { decode, errorOf, notification, resultOf, RpcErrorCode, type DecodedItem, type RpcResponse } from './codec'
 import type { CommandOutput, Context, Outcome } from './command'
 import { METHODS } from './methods'

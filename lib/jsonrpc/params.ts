@@ -3,7 +3,7 @@
  * throws ParamError (answered -32602 with its message). call-api spells
  * some names two ways (callidA / callid_a); both are accepted.
  */
-import type { LegRole } from './contract'
+import type { LegRole } from '../call'
 
 export class ParamError extends Error {
   constructor(message: string) {

@@ -4,7 +4,7 @@
  * connection, until Unsubscribe or the connection closes).
  */
 import { randomUUID } from 'node:crypto'
-import type { CallEvent, CallFilter } from './contract'
+import type { CallEvent, CallFilter } from '../call'
 import { RpcErrorCode } from './codec'
 import type { Context, Outcome } from './command'
 import { optionalString, requiredString, type Params } from './params'

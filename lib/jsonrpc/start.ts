@@ -7,7 +7,7 @@
  * server is then out of the call. An anchored call's command goes on until
  * the call ends, so the client hears the hang-up.
  */
-import type { CallEvent, CallHandle } from './contract'
+import type { CallEvent, CallHandle } from '../call'
 import { RpcErrorCode } from './codec'
 import type { CommandOutput, Context, Outcome } from './command'
 import { optionalBoolean, optionalString, requiredString, type Params } from './params'

@@ -6,7 +6,7 @@
  * Error carrying the call layer's refusal when the verb could not apply.
  */
 import { randomUUID } from 'node:crypto'
-import type { CallEvent, CallHandle, LegRole, VerbOutcome } from './contract'
+import type { CallEvent, CallHandle, LegRole, VerbOutcome } from '../call'
 import { RpcErrorCode } from './codec'
 import type { CommandOutput, Context, Outcome } from './command'
 import { legName, optionalLeg, requiredLeg, requiredString, type Params } from './params'

@@ -4,7 +4,7 @@
  * snake_case names). The client's own address is left out: other clients
  * may read these.
  */
-import type { CallEvent, CallSnapshot, CallTimes, EndedBy, LegSnapshot } from './contract'
+import type { CallEvent, CallSnapshot, CallTimes, EndedBy, LegSnapshot } from '../call'
 import { legName } from './params'
 
 function by(who: EndedBy): string {
