@@ -36,8 +36,11 @@ export interface RpcRequest {
   params: Record<string, unknown>
 }
 
-/** One element of a message: a request, or why it is not one (answered with `id`). */
-export type DecodedItem = { ok: true; request: RpcRequest } | { ok: false; id: RpcId; error: RpcError }
+/**
+ * One element of a message: a request, or why it is not one (answered with
+ * `id`, unless it is a notification: JSON-RPC never answers those).
+ */
+export type DecodedItem = { ok: true; request: RpcRequest } | { ok: false; id: RpcId; error: RpcError; notification?: true }
 
 export type Decoded =
   | { kind: 'single'; item: DecodedItem }
@@ -64,7 +67,8 @@ function item(x: unknown): DecodedItem {
   let params: Record<string, unknown> = {}
   if (x.params !== undefined) {
     if (!isObject(x.params)) {
-      return { ok: false, id, error: { code: RpcErrorCode.INVALID_PARAMS, message: '"params" must be an object (parameters by name)' } }
+      const error = { code: RpcErrorCode.INVALID_PARAMS, message: '"params" must be an object (parameters by name)' }
+      return hasId ? { ok: false, id, error } : { ok: false, id, error, notification: true }
     }
     params = x.params
   }

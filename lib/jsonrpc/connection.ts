@@ -110,7 +110,7 @@ export class Connection {
     const noop = (): void => undefined
     if (!item.ok) {
       this.log.info({ error: item.error.message }, 'invalid JSON-RPC request')
-      return { response: errorOf(item.id, item.error), after: noop }
+      return item.notification ? undefined : { response: errorOf(item.id, item.error), after: noop }
     }
     const req = item.request
     const reply = (outcome: Outcome, after = noop): { response: RpcResponse; after: () => void } | undefined => {
