@@ -21,7 +21,7 @@ import type {
   StartOutcome,
   VerbOutcome,
 } from '../lib/call/api'
-import { RpcClient } from './helpers/jsonrpc-client'
+import { RpcClient, type RpcMessage } from './helpers/jsonrpc-client'
 
 /** an event as the call layer would emit it, before its common fields */
 type Body = CallEvent extends infer E ? (E extends CallEvent ? Omit<E, 'callId' | 'setupId' | 'seq' | 'at'> : never) : never
@@ -352,7 +352,12 @@ t.test('CallStatus, CallList, Subscribe (all calls or one), Unsubscribe', async 
 
 t.test('commands in progress are bounded per connection; a cmd_id in use is refused; a client that leaves stops listening', async (t) => {
   const { calls, c } = await setup(t, { maxCommandsPerConnection: 2 })
-  await started(c, 'Subscribe', { cmd_id: 's1' })
+  c.sendRaw(JSON.stringify([
+    { jsonrpc: '2.0', id: 'd1', method: 'Subscribe', params: { cmd_id: 's1' } },
+    { jsonrpc: '2.0', id: 'd2', method: 'Subscribe', params: { cmd_id: 's1' } },
+  ]))
+  const batch = await c.until('batch', () => c.received.find((x): x is RpcMessage[] => Array.isArray(x)))
+  t.same(batch.map((m) => [m.id, m.result?.event ?? m.error?.code]), [['d1', 'Started'], ['d2', -32602]], 'the same cmd_id twice in one batch')
   t.equal((await c.call('Subscribe', { cmd_id: 's1' })).error?.code, -32602, 'cmd_id in use')
   await started(c, 'CallStart', { caller: 'sip:a@127.0.0.1', callee: 'sip:b@127.0.0.1' })
   const third = await c.call('CallStart', { caller: 'sip:a@127.0.0.1', callee: 'sip:b@127.0.0.1' })

@@ -35,6 +35,8 @@ export class Connection {
   alive = true
   private readonly rate: CommandRate
   private readonly commands = new Map<string, Running>()
+  /** cmd_ids answered Started in this message, whose commands run once the response is sent */
+  private readonly reserved = new Set<string>()
   private closed = false
   private lastRateLog = 0
 
@@ -133,10 +135,10 @@ export class Connection {
       return refuse(RpcErrorCode.INVALID_PARAMS, 'Invalid params: "cmd_id" must be a non-empty string of at most 256 characters')
     }
     if (req.method !== 'Unsubscribe') {
-      if (cmdId !== undefined && this.commands.has(cmdId)) {
+      if (cmdId !== undefined && this.inUse(cmdId)) {
         return refuse(RpcErrorCode.INVALID_PARAMS, `Invalid params: cmd_id ${JSON.stringify(cmdId)} is already in progress on this connection`)
       }
-      if (this.commands.size >= this.limits.maxCommands) {
+      if (this.commands.size + this.reserved.size >= this.limits.maxCommands) {
         return refuse(RpcErrorCode.TOO_MANY_COMMANDS, `Too many commands in progress on this connection (at most ${this.limits.maxCommands})`)
       }
     }
@@ -157,11 +159,19 @@ export class Connection {
       return refuse(RpcErrorCode.INTERNAL_ERROR, 'Internal error')
     }
     if (outcome.kind !== 'started') return reply(outcome)
-    if (this.commands.has(outcome.cmdId)) {
+    if (this.inUse(outcome.cmdId)) {
       return refuse(RpcErrorCode.INVALID_PARAMS, `Invalid params: cmd_id ${JSON.stringify(outcome.cmdId)} is already in progress on this connection (the same call)`)
     }
     const s = outcome
-    return reply(s, () => this.run(req.method, s.cmdId, s.run))
+    this.reserved.add(s.cmdId)
+    return reply(s, () => {
+      this.reserved.delete(s.cmdId)
+      this.run(req.method, s.cmdId, s.run)
+    })
+  }
+
+  private inUse(cmdId: string): boolean {
+    return this.commands.has(cmdId) || this.reserved.has(cmdId)
   }
 
   private rateMessage(): string {
