@@ -6,6 +6,7 @@
  *   --ramp: the highest offered rate with >= 99% success (median of 3 runs)
  *   --rate R: offer R calls per second instead of keeping C in flight
  *   --pin: the server on CPU 0, phones and load client on the others
+ *   --micro: the hot functions alone (SIP parse/serialize, XML parse/render, translate)
  * Prints a table and one JSON line. Everything it starts, it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -14,6 +15,7 @@ import net from 'node:net'
 import dgram from 'node:dgram'
 import os from 'node:os'
 import path from 'node:path'
+import { runMicro } from './micro'
 
 const ROOT = path.join(__dirname, '..', '..')
 const SIPP_DIR = path.join(ROOT, 'test', 'sipp')
@@ -38,10 +40,12 @@ interface Options {
   holdS: number
   /** the server on CPU 0, the phones and the load client on the other CPUs */
   pin: boolean
+  /** micro-benchmarks of the hot functions instead of a load run */
+  micro: boolean
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false }
+  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const v = (): string => argv[++i] ?? ''
@@ -61,6 +65,7 @@ function parse(argv: string[]): Options {
     else if (a === '--fill') o.fill = Number(v())
     else if (a === '--hold') o.holdS = Number(v())
     else if (a === '--pin') o.pin = true
+    else if (a === '--micro') o.micro = true
   }
   return o
 }
@@ -447,6 +452,12 @@ async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2))
+  if (o.micro) {
+    const micro = runMicro()
+    for (const [name, r] of Object.entries(micro)) console.log(`${name.padEnd(32)} ${String(r.nsPerOp).padStart(8)} ns/op  (runs: ${r.runs.join(' ')})`)
+    console.log(JSON.stringify({ micro, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version } }))
+    return
+  }
   if (o.pin) {
     const n = os.cpus().length
     if (n < 2) throw new Error('--pin needs at least 2 CPUs')

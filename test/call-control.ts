@@ -4,8 +4,7 @@
  * blind transfer of each leg, attended join, refusals, lookups, the
  * diagnostics channel and the state table.
  */
-import tap from 'tap'
-const t = tap
+import t, { type Test } from 'tap'
 import diagnostics from 'node:diagnostics_channel'
 import pino from 'pino'
 import { startTestServer, type TestServer } from './helpers/server'
@@ -16,13 +15,13 @@ import { directionOf, withDirection, holdDirection } from '../lib/call/sdp'
 
 const logger = pino({ level: 'silent' })
 
-async function phone(t: typeof tap, name: string, behaviour: PhoneBehaviour = 'answer'): Promise<Phone> {
+async function phone(t: Test, name: string, behaviour: PhoneBehaviour = 'answer'): Promise<Phone> {
   const p = await createPhone({ name, behaviour, logger, answerAfterMs: 20 })
   t.teardown(() => p.close())
   return p
 }
 
-async function server(t: typeof tap): Promise<TestServer> {
+async function server(t: Test): Promise<TestServer> {
   const s = await startTestServer({}, { referByeGraceMs: 200 })
   t.teardown(() => s.close())
   return s
@@ -87,7 +86,18 @@ t.test('state table: legal moves pass, illegal ones are refused', async (t) => {
   t.notOk(isLegalTransition(CallState.Bridged, CallState.Failed), 'a bridged call does not fail')
   t.notOk(isLegalTransition(CallState.Ended, CallState.Bridged), 'nothing after Ended')
   t.notOk(isLegalTransition(CallState.Created, CallState.Bridged))
-  for (const [from, tos] of Object.entries(TRANSITIONS)) for (const to of tos) t.ok(isLegalTransition(from as CallState, to), `${from} -> ${to}`)
+  // every state is reachable from Created, and Ended from every state: no dead state in the table
+  const reach = new Set<CallState>([CallState.Created])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const from of [...reach]) for (const to of [...TRANSITIONS[from], CallState.Ended]) if (!reach.has(to)) {
+      reach.add(to)
+      grew = true
+    }
+  }
+  t.same([...reach].sort(), Object.values(CallState).sort(), 'every state reachable from created')
+  t.same(Object.values(CallState).filter((s) => s !== CallState.Ended && !isLegalTransition(s, CallState.Ended)), [], 'ended reachable from every state')
+  t.same(TRANSITIONS[CallState.Ended], [], 'nothing leaves ended')
 })
 
 t.test('a bridged call: events in order, hold and unhold of a leg, lookups, subscribe, diagnostics channel', async (t) => {
@@ -140,7 +150,8 @@ t.test('a bridged call: events in order, hold and unhold of a leg, lookups, subs
   await Promise.all([alice.waitFor('bye'), bob.waitFor('bye')])
   const e = await ended
   t.same([e.cause, e.endedBy, e.code], ['completed', 'api', 200])
-  t.ok(e.times.bridgedAt! >= e.times.initiatorAnsweredAt! && e.times.endedAt! >= e.times.bridgedAt!, 'times in order')
+  const { initiatorAnsweredAt: answered, bridgedAt, endedAt } = e.times
+  t.ok(answered !== null && bridgedAt !== null && endedAt !== null && answered <= bridgedAt && bridgedAt <= endedAt, `times set and in order: ${JSON.stringify(e.times)}`)
   t.equal(call.events[call.events.length - 1]!.type, 'ended', 'ended is the last event')
   const again = await call.end()
   t.same(again.ok ? '' : again.code, 'call-ended', 'ending twice is refused')

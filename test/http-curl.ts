@@ -3,9 +3,10 @@
  * whose initiator is a sipp phone: Basic as the original's clients, Digest
  * (RFC 7616), failures, stale nonces, escaping, the status endpoint.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import dgram from 'node:dgram'
 import http from 'node:http'
 import path from 'node:path'
 import { startTestServer, type TestServer } from './helpers/server'
@@ -45,6 +46,18 @@ function get(port: number, target: string, headers: Record<string, string> = {})
     req.on('error', reject)
     req.setTimeout(5000, () => req.destroy(new Error('timeout')))
   })
+}
+
+/** a UDP socket standing in for the initiator's phone: counts the INVITEs that reach it */
+async function invitesTo(t: Test): Promise<{ uri: string; count: () => number }> {
+  const sock = dgram.createSocket('udp4')
+  let n = 0
+  sock.on('message', (m) => {
+    if (m.toString().startsWith('INVITE ')) n++
+  })
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => sock.close())
+  return { uri: `sip:victim@127.0.0.1:${sock.address().port}`, count: () => n }
 }
 
 function digestHeader(challenge: string, alg: 'MD5' | 'SHA-256', target: string, password: string, nc = '00000001'): string {
@@ -149,11 +162,20 @@ t.test('HTTP interface', async (t) => {
   })
 
   t.test('wrong password: 401, no call; no credentials: 401 with both Digest challenges', async (t) => {
-    const r = await curl(['-u', 'admin:wrong', `http://127.0.0.1:${auth.httpPort}/clicktocall.html?initiator=sip:a@127.0.0.1:9&destination=5`])
+    const phone = await invitesTo(t)
+    const q = `initiator=${encodeURIComponent(phone.uri)}&destination=5`
+    const r = await curl(['-u', 'admin:wrong', `http://127.0.0.1:${auth.httpPort}/clicktocall.html?${q}`])
     t.equal(r.status, 401)
     t.notMatch(r.body, 'Initiating')
-    const d = await curl(['--digest', '-u', 'admin:wrong', `http://127.0.0.1:${auth.httpPort}/clicktocall.html?initiator=sip:a@127.0.0.1:9&destination=5`])
+    const d = await curl(['--digest', '-u', 'admin:wrong', `http://127.0.0.1:${auth.httpPort}/clicktocall.html?${q}`])
     t.equal(d.status, 401)
+    // an INVITE would have left at once: 500 ms is ample on loopback (the right password below shows it)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    t.equal(phone.count(), 0, 'no INVITE reached the initiator')
+    const ok = await curl(['--digest', '-u', `admin:${PW}`, `http://127.0.0.1:${auth.httpPort}/clicktocall.html?${q}`])
+    t.equal(ok.status, 200, 'the right password places the call')
+    for (let i = 0; i < 50 && phone.count() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    t.ok(phone.count() > 0, 'and its INVITE reaches the initiator: the probe sees calls')
     const n = await curl([`http://127.0.0.1:${auth.httpPort}/clicktocall.html?initiator=a&destination=b`])
     t.equal(n.status, 401)
     t.match(n.headers, /WWW-Authenticate: Digest realm="[^"]*", qop="auth", algorithm=SHA-256/)

@@ -3,7 +3,7 @@
  * (final result to the client, CANCEL to the phone, exit 0, logs flushed);
  * SIGHUP reloads translation rules without dropping calls.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -32,7 +32,7 @@ interface Daemon {
   exit: Promise<number | null>
 }
 
-async function daemon(t: any, conf: string): Promise<Daemon> {
+async function daemon(t: Test, conf: string): Promise<Daemon> {
   const child = spawn(process.execPath, [BIN, '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
@@ -51,7 +51,7 @@ function config(xmlPort: number, target: Phone, extra = ''): string {
 }
 
 /** a daemon whose rules send every number to a phone that rings for ever, and one request ringing there */
-async function daemonWithCallRinging(t: any): Promise<{ ringing: Phone; conf: string; xmlPort: number; d: Daemon; c: XmlClient }> {
+async function daemonWithCallRinging(t: Test): Promise<{ ringing: Phone; conf: string; xmlPort: number; d: Daemon; c: XmlClient }> {
   const ringing = await createPhone({ name: 'r', behaviour: 'no-answer', logger })
   t.teardown(() => ringing.close())
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-sig-'))

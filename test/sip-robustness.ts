@@ -5,12 +5,13 @@
  * wrong Content-Length, unknown methods. After each, the stack still places a
  * call. Also: SIP over TCP, and digest answers to a challenging proxy.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import { createHash } from 'node:crypto'
 import pino from 'pino'
-import { createSipStack, type Dialog, type SipStack } from '../lib/sip'
+import diagnostics from 'node:diagnostics_channel'
+import { createSipStack, type Dialog, type MessageTrace, type SipStack } from '../lib/sip'
 import { createPhone, type Phone } from '../lib/phone'
 
 const logger = pino({ level: 'silent' })
@@ -27,7 +28,7 @@ t.teardown(async () => {
   await alice.close()
 })
 
-async function stillWorks(t: any, target = alice.uri): Promise<void> {
+async function stillWorks(t: Test, target = alice.uri): Promise<void> {
   const inv = stack.invite({ target, from: { uri: 'sip:click2call@127.0.0.1' }, sdp: SDP })
   const dialog = await new Promise<Dialog>((resolve, reject) => {
     inv.on('answered', resolve)
@@ -52,6 +53,16 @@ function tcp(payload: Buffer | string): Promise<string> {
     s.on('error', () => undefined)
     s.setTimeout(1000, () => s.destroy())
     s.on('close', () => resolve(got))
+  })
+}
+
+/** who ends a TCP connection that carried `payload`: the server, or this client after ms */
+function whoCloses(payload: string, ms = 5000): Promise<'server' | 'client'> {
+  return new Promise((resolve) => {
+    const s = net.connect(stack.port, '127.0.0.1', () => s.write(payload))
+    s.on('error', () => undefined)
+    s.setTimeout(ms, () => (s.destroy(), resolve('client')))
+    s.on('close', () => resolve('server'))
   })
 }
 
@@ -107,15 +118,9 @@ t.test('a 6,500-entry Route header (one 52 KB datagram) is refused before the qu
 
 t.test('TCP: the 60 KB x\\r\\n\\r\\n pattern, an endless header, a lying Content-Length', async (t) => {
   const start = Date.now()
-  const closedBy = await new Promise<string>((resolve) => {
-    const s = net.connect(stack.port, '127.0.0.1', () => s.write('x\r\n\r\n'.repeat(12000)))
-    s.on('error', () => undefined)
-    s.setTimeout(5000, () => (s.destroy(), resolve('client')))
-    s.on('close', () => resolve('server'))
-  })
-  t.equal(closedBy, 'server', `the stack cut the garbage connection off (${Date.now() - start} ms)`)
-  await tcp('INVITE sip:x SIP/2.0\r\n' + 'X-Long: a\r\n'.repeat(3000))
-  await tcp(`${head('OPTIONS')}Content-Length: 99999999\r\n\r\n`)
+  t.equal(await whoCloses('x\r\n\r\n'.repeat(12000)), 'server', `the stack cut the garbage connection off (${Date.now() - start} ms)`)
+  t.equal(await whoCloses('INVITE sip:x SIP/2.0\r\n' + 'X-Long: a\r\n'.repeat(3000), 2000), 'server', 'an endless header (33 KB, no blank line) is cut off')
+  t.equal(await whoCloses(`${head('OPTIONS')}Content-Length: 99999999\r\n\r\n`, 2000), 'server', 'a Content-Length over the message size limit is cut off')
   const pong = await tcp('\r\n\r\n')
   t.equal(pong, '\r\n', 'CRLF keepalive ping answered with CRLF')
   const r = await tcp(`${head('OPTIONS')}Content-Length: 0\r\n\r\n`)
@@ -130,8 +135,21 @@ t.test('unknown methods get 405 with Allow, over TCP', async (t) => {
 })
 
 t.test('INVITE over TCP (transport=tcp)', async (t) => {
+  // what the stack sends to alice, and over which transport (alice answered the earlier tests over UDP)
+  const sent: MessageTrace[] = []
+  const on = (m: unknown): void => {
+    const trace = m as MessageTrace
+    if (trace.direction === 'out' && trace.remote.port === alice.stack.port) sent.push(trace)
+  }
+  diagnostics.subscribe('clicktocall:sip:message', on)
+  t.teardown(() => diagnostics.unsubscribe('clicktocall:sip:message', on))
+  const answeredBefore = alice.events.filter((e) => e.type === 'answered').length
   await stillWorks(t, `${alice.uri};transport=tcp`)
-  t.ok(alice.events.filter((e) => e.type === 'answered').length >= 1)
+  t.equal(alice.events.filter((e) => e.type === 'answered').length, answeredBefore + 1, 'alice answered this call')
+  const invites = sent.filter((m) => m.firstLine.startsWith('INVITE '))
+  t.equal(invites.length, 1, 'one INVITE sent')
+  t.equal(invites[0]?.remote.protocol, 'TCP', 'the INVITE went over TCP')
+  t.same([...new Set(sent.map((m) => m.remote.protocol))], ['TCP'], `the whole dialog over TCP: ${sent.map((m) => m.firstLine).join(', ')}`)
 })
 
 t.test('digest: a 407 challenge is answered once (SHA-256 and MD5)', async (t) => {

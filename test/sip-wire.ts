@@ -5,7 +5,7 @@
  * reuses the INVITE's branch, a NOTIFY for a subscription we do not have.
  * Also: our branches on the wire, the diagnostics channel, BindError.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
 import { readFileSync } from 'node:fs'
 import diagnostics from 'node:diagnostics_channel'
@@ -17,7 +17,7 @@ const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' })
 const SDP = 'v=0\r\no=ctc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 8000 RTP/AVP 0\r\n'
 const T1 = 50
 
-async function stack(t: any, extra: Partial<Parameters<typeof createSipStack>[0]> = {}): Promise<SipStack> {
+async function stack(t: Test, extra: Partial<Parameters<typeof createSipStack>[0]> = {}): Promise<SipStack> {
   const s = await createSipStack({
     address: '127.0.0.1',
     port: 0,
@@ -63,7 +63,7 @@ class RawPeer {
     })
   }
 
-  static async open(t: any): Promise<RawPeer> {
+  static async open(t: Test): Promise<RawPeer> {
     const sock = dgram.createSocket('udp4')
     await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()))
     const p = new RawPeer(sock)

@@ -11,7 +11,7 @@ import { runCall } from './setup'
 import { createCallControl } from './verbs'
 import type { FlowContext, FlowSettings } from './context'
 import type { SipStack } from '../sip'
-import { parseSipUri } from './uri'
+import { checkAddress } from './address'
 import { invalidUriText, noTranslationText } from './texts'
 
 export interface CallManagerOptions extends FlowSettings {
@@ -22,6 +22,8 @@ export interface CallManagerOptions extends FlowSettings {
   resultCacheTimeMs: number
   /** most calls in progress at once; more get a 503 refusal */
   maxCalls: number
+  /** AllowUriHeaders: accept `?headers` and `maddr` in translated addresses */
+  allowUriHeaders?: boolean
   logger: Logger
 }
 
@@ -81,8 +83,8 @@ export class CallManager implements CallService {
         destination,
       }
     }
-    const pi = parseSipUri(ti)
-    const pd = parseSipUri(td)
+    const pi = checkAddress(ti, this.options)
+    const pd = checkAddress(td, this.options)
     if (typeof pi === 'string' || typeof pd === 'string') {
       const why = typeof pi === 'string' ? `initiator: ${pi}` : `destination: ${pd as string}`
       return {
@@ -120,7 +122,7 @@ export class CallManager implements CallService {
   private translateTarget(target: string): { ok: true; uri: string } | { ok: false; code: 'no-translation'; message: string } {
     const uri = this.options.translate(target)
     if (uri === undefined) return { ok: false, code: 'no-translation', message: `No translation rule for ${target}` }
-    const parsed = parseSipUri(uri)
+    const parsed = checkAddress(uri, this.options)
     if (typeof parsed === 'string') return { ok: false, code: 'no-translation', message: `Invalid URI format ${uri}(${target}): ${parsed}` }
     return { ok: true, uri }
   }

@@ -97,7 +97,8 @@ Options:
   -h, --help             this text
   -V, --version          the version
 
-Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads translation rules and timers.
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the configuration (rules,
+         passwords, allow-lists, limits, timers; ports and bind addresses need a restart).
 Exit codes: 0 ok, 64 usage, 66 configuration missing, 78 configuration invalid,
             69 a port could not be opened, 1 internal error.
 `

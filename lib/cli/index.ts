@@ -6,7 +6,7 @@ import { ExitCode, ConfigError, BindError } from '../errors'
 import { applyOverrides, findConfigFile, loadConfig, type Config } from '../config'
 import { compileRules } from '../translate'
 import { createLogger, guardProcess } from '../log'
-import { startServer } from '../server'
+import { startServer, validateConfig } from '../server'
 import { version } from '../version'
 import { HELP, UsageError, parseArgs, type CliArgs } from './args'
 
@@ -25,9 +25,16 @@ function load(args: CliArgs, err: Out): { config: Config; warnings: string[] } {
   const { config, warnings } = loadConfig(file)
   let merged = applyOverrides(config, args.settings)
   if (args.logLevel) merged = applyOverrides(merged, [['LogLevel', args.logLevel]])
-  compileRules(merged.translationRules) // a rule RE2 refuses is a config error, before any socket
+  // the same check as start-up and SIGHUP: a rule RE2 refuses, HttpAuth without a password, unreadable TLS files...
+  const checked = validateConfig(merged)
   void err
-  return { config: merged, warnings: warnings.map((w) => `${w.file}:${w.line}: warning: ${w.message}`) }
+  return {
+    config: merged,
+    warnings: [
+      ...warnings.map((w) => `${w.file}:${w.line}: warning: ${w.message}`),
+      ...checked.warnings.map((w) => `${merged.file ?? 'config'}: warning: ${w}`),
+    ],
+  }
 }
 
 export async function main(argv: string[], out: Out = (l) => process.stdout.write(`${l}\n`), err: Out = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
@@ -126,9 +133,10 @@ async function run(config: Config, args: CliArgs, err: Out): Promise<number> {
     process.on('SIGHUP', () => {
       try {
         const next = load(args, err)
+        for (const w of next.warnings) logger.warn(w)
         server.reload(next.config)
       } catch (e) {
-        logger.error({ err: (e as Error).message }, 'configuration not reloaded')
+        logger.error({ err: (e as Error).message }, 'configuration not reloaded: the running configuration stays in force')
       }
     })
   })

@@ -59,6 +59,9 @@ export const SETTINGS: Setting[] = [
   s('SipAuthPassword', 'sipAuthPassword', v.text, 'password for SIP digest challenges'),
   s('SipAuthRealm', 'sipAuthRealm', v.text, 'answer challenges of this realm only; blank = any'),
   s('MaxCalls', 'maxCalls', v.positive, 'most calls in progress at once; more get 503'),
+  // --- front-end caps and address policy (issue 12) ---
+  s('XmlRpcMaxConnectionsPerAddress', 'xmlRpcMaxConnectionsPerAddress', v.positive, 'most XML connections at once from one address (an IPv6 /64 counts as one); more are closed at once'),
+  s('AllowUriHeaders', 'allowUriHeaders', v.bool, 'let translated addresses carry URI headers (?Route=...) and maddr; off = 400 Invalid URI format'),
   // JSON-RPC 2.0 over WebSocket (OpenSIPS call-api compatible)
   s('JsonRpcPort', 'jsonRpcPort', v.port, 'JSON-RPC over WebSocket port (path /call-api); 0 disables it'),
   s('JsonRpcBindAddress', 'jsonRpcBindAddress', v.address, 'address the JSON-RPC port listens on; blank = all interfaces (needs JsonRpcToken)'),
@@ -118,6 +121,9 @@ export function defaultConfig(): Config {
     sipAuthPassword: '',
     sipAuthRealm: '',
     maxCalls: 1000,
+    // --- front-end caps and address policy (issue 12) ---
+    xmlRpcMaxConnectionsPerAddress: 32,
+    allowUriHeaders: false,
     jsonRpcPort: 5059,
     jsonRpcBindAddress: '127.0.0.1',
     jsonRpcAllow: ['127.0.0.0/8', '::1/128'],

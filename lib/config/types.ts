@@ -50,6 +50,9 @@ export interface Config {
   sipAuthPassword: string
   sipAuthRealm: string
   maxCalls: number
+  // --- front-end caps and address policy (issue 12) ---
+  xmlRpcMaxConnectionsPerAddress: number
+  allowUriHeaders: boolean
   // --- JSON-RPC 2.0 over WebSocket (OpenSIPS call-api compatible) ---
   jsonRpcPort: number
   jsonRpcBindAddress: string

@@ -6,7 +6,7 @@
 import dns from 'node:dns'
 import type { Logger } from 'pino'
 import type { Config } from '../config'
-import { compileRules, type Translator } from '../translate'
+import type { Translator } from '../translate'
 import { createSipStack, type SipStack, type SipCredentials } from '../sip'
 import { CallManager } from '../call'
 import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
@@ -14,6 +14,8 @@ import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
 import { createJsonRpcFrontEnd, type JsonRpcFrontEnd } from '../jsonrpc'
 import { ConfigError } from '../errors'
 import { version } from '../version'
+import { validateConfig } from './validate'
+import { planReload, type HttpUpdate, type ReloadPlan } from './reload'
 
 export interface RunningServer {
   readonly sip: SipStack
@@ -21,8 +23,12 @@ export interface RunningServer {
   readonly xml: XmlFrontEnd | undefined
   readonly http: HttpFrontEnd | undefined
   readonly jsonrpc: JsonRpcFrontEnd | undefined
-  /** new translation rules, timers and limits from a re-read config (SIGHUP) */
-  reload(config: Config): void
+  /**
+   * A re-read config (SIGHUP): validated like start-up (a ConfigError leaves
+   * everything as it was), then every setting that can change without a new
+   * socket takes effect; the others are named in `restart-needed` warnings.
+   */
+  reload(config: Config): ReloadPlan
   /** stop listening at once, end calls in progress (final results, CANCEL/BYE), bounded */
   close(timeoutMs?: number): Promise<void>
 }
@@ -79,11 +85,10 @@ export async function startServer(
   logger: Logger,
   overrides: ServerOverrides = {},
 ): Promise<RunningServer> {
-  // translation rules are compiled before any socket opens: a bad rule is a config error
-  const translator = compileRules(config.translationRules)
-  if (config.httpPort !== 0 && config.httpAuth && !config.httpAuthPwd) {
-    throw new ConfigError('HttpAuth is on but HttpAuthPwd is blank: refusing to start the HTTP interface', config.file)
-  }
+  // the whole configuration is checked before any socket opens (the same check as --check-config and SIGHUP)
+  const { translator, warnings } = validateConfig(config)
+  for (const w of warnings) logger.warn(w)
+  const systemDns = dns.getServers()
   if (config.dnsServers.length > 0) {
     try {
       dns.setServers(config.dnsServers)
@@ -116,6 +121,7 @@ export async function startServer(
       sip,
       translate: translatorFn(translator),
       maxCalls: overrides.maxCalls ?? config.maxCalls,
+      allowUriHeaders: config.allowUriHeaders,
       logger,
     })
     // XmlRpcPort/HttpPort 0 disable the front-end, as in the original
@@ -129,6 +135,7 @@ export async function startServer(
         allow: config.xmlRpcAllow,
         maxRequestSize: config.xmlRpcMaxRequestSize,
         maxConnections: config.xmlRpcMaxConnections,
+        maxConnectionsPerAddress: config.xmlRpcMaxConnectionsPerAddress,
         maxCallsPerConnection: config.xmlRpcMaxCallsPerConnection,
         rateLimit: config.xmlRpcRateLimit,
         idleTimeoutMs: config.xmlRpcIdleTimeout * 1000,
@@ -171,23 +178,48 @@ export async function startServer(
       'ready',
     )
     let closing: Promise<void> | undefined
+    let running = config
     return {
       sip,
       calls,
       xml,
       http,
       jsonrpc,
-      reload(next: Config): void {
-        const t = compileRules(next.translationRules)
-        calls.reconfigure({ ...flowSettings(next, overrides), translate: translatorFn(t), maxCalls: overrides.maxCalls ?? next.maxCalls })
+      reload(file: Config): ReloadPlan {
+        const t = validateConfig(file, { reload: true }).translator
+        const live = http as (HttpFrontEnd & { reconfigure?: (update: HttpUpdate) => void }) | undefined
+        const plan = planReload(running, file, { httpLive: typeof live?.reconfigure === 'function' })
+        const next = plan.effective
+        for (const name of plan.restart) logger.warn({ setting: name }, `${name} changed: restart to apply`)
+        if (next.dnsServers.join() !== running.dnsServers.join()) dns.setServers(next.dnsServers.length > 0 ? next.dnsServers : systemDns)
+        // the XML port first: re-reading its TLS files is the one step that can still fail
         xml?.reconfigure({
+          allow: next.xmlRpcAllow,
           maxRequestSize: next.xmlRpcMaxRequestSize,
           maxCallsPerConnection: next.xmlRpcMaxCallsPerConnection,
           rateLimit: next.xmlRpcRateLimit,
           idleTimeoutMs: next.xmlRpcIdleTimeout * 1000,
           maxConnections: next.xmlRpcMaxConnections,
+          maxConnectionsPerAddress: next.xmlRpcMaxConnectionsPerAddress,
+          ...(next.xmlRpcTlsCertificate && next.xmlRpcTlsPrivateKey
+            ? { tls: { certFile: next.xmlRpcTlsCertificate, keyFile: next.xmlRpcTlsPrivateKey } }
+            : {}),
         })
-        logger.info({ rules: next.translationRules.length }, 'configuration reloaded')
+        calls.reconfigure({
+          ...flowSettings(next, overrides),
+          translate: translatorFn(t),
+          maxCalls: overrides.maxCalls ?? next.maxCalls,
+          allowUriHeaders: next.allowUriHeaders,
+        })
+        live?.reconfigure?.({
+          auth: next.httpAuth,
+          password: next.httpAuthPwd,
+          basicAllowed: next.httpAuthBasic,
+          digestAlgorithms: next.httpDigestAlgorithms,
+        })
+        running = next
+        logger.info({ rules: next.translationRules.length, applied: plan.applied, restartNeeded: plan.restart }, 'configuration reloaded')
+        return plan
       },
       close(timeoutMs = 5000): Promise<void> {
         closing ??= (async () => {

@@ -1,5 +1,5 @@
 /** The XML-over-TCP front-end: framing, parsing and result documents as the original, on the call layer. */
-export { createXmlFrontEnd, type XmlFrontEnd, type XmlFrontEndOptions } from './server'
+export { createXmlFrontEnd, addressKey, type XmlFrontEnd, type XmlFrontEndOptions } from './server'
 export { RequestFramer } from './framer'
 export { parseRequest } from './request'
 export { renderResult, escapeXml } from './render'

@@ -7,9 +7,14 @@
  */
 const CRLF = '\r\n'
 
-/** Escape text content: & < > (quotes are legal in text and kept as the original writes them). */
+/**
+ * Escape text content: & < > (quotes are legal in text and kept as the
+ * original writes them); a character XML 1.0 cannot hold at all (C0 controls
+ * other than tab, LF, CR: e.g. a NUL echoed in a 400 text) becomes U+FFFD.
+ */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '\ufffd'))
 }
 
 export interface RenderedResult {

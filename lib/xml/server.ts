@@ -24,6 +24,10 @@ export interface XmlFrontEndOptions {
   allow: string[]
   maxRequestSize: number
   maxConnections?: number
+  /** most connections at once from one address (an IPv6 /64 is one address); more are closed at once */
+  maxConnectionsPerAddress?: number
+  /** after the server ends a connection, destroy it if it is not closed within this many ms */
+  closeGraceMs?: number
   /** close a connection idle this long (ms); 0 = never */
   idleTimeoutMs?: number
   /** cut off a client with this many bytes not yet read */
@@ -40,8 +44,13 @@ export interface XmlFrontEndOptions {
 export interface XmlFrontEnd {
   readonly port: number
   readonly connections: number
-  /** new limits (SIGHUP): request size, calls per connection, rate, idle timeout */
-  reconfigure(limits: Partial<Pick<XmlFrontEndOptions, 'maxRequestSize' | 'maxCallsPerConnection' | 'rateLimit' | 'idleTimeoutMs' | 'maxConnections'>>): void
+  /**
+   * new settings (SIGHUP): request size, calls per connection, rate, idle
+   * timeout, connection caps, and the allow-list (open connections from an
+   * address no longer allowed are closed; their calls go on), and new TLS
+   * files for a TLS port (re-read, used for new connections)
+   */
+  reconfigure(limits: Partial<Pick<XmlFrontEndOptions, 'maxRequestSize' | 'maxCallsPerConnection' | 'rateLimit' | 'idleTimeoutMs' | 'maxConnections' | 'maxConnectionsPerAddress' | 'allow' | 'tls'>>): void
   /** stop taking connections; open ones keep receiving results */
   stopAccepting(): void
   /** stop taking connections and end the open ones */
@@ -58,6 +67,27 @@ export function allowList(cidrs: string[]): net.BlockList {
   return list
 }
 
+function expandIpv6(address: string): string[] {
+  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined]
+  const h = head ? head.split(':') : []
+  const tl = tail !== undefined && tail !== '' ? tail.split(':') : []
+  const fill = tail !== undefined ? Array<string>(Math.max(0, 8 - h.length - tl.length)).fill('0') : []
+  return [...h, ...fill, ...tl]
+}
+
+/**
+ * The key one address is counted under for the per-address cap: the IPv4
+ * address (IPv4-mapped IPv6 included), or the /64 of an IPv6 address (one
+ * host usually has a whole /64).
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped) return mapped[1]!
+  if (!net.isIPv6(address)) return address
+  const groups = expandIpv6(address.toLowerCase().replace(/%.*$/, ''))
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
+}
+
 export function isAllowed(list: net.BlockList, address: string): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address)
   if (mapped) return list.check(mapped[1]!, 'ipv4')
@@ -69,6 +99,7 @@ class Connection {
   private readonly subscriptions = new Map<CallHandle, (r: CallResult) => void>()
   private closed = false
   private readEnded = false
+  private destroyTimer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly socket: net.Socket,
@@ -79,20 +110,18 @@ class Connection {
     this.framer = new RequestFramer(() => this.o.maxRequestSize)
     socket.setEncoding('utf8')
     socket.setNoDelay(true)
-    if (o.idleTimeoutMs) {
-      socket.setTimeout(o.idleTimeoutMs)
-      socket.on('timeout', () => {
-        if (this.subscriptions.size > 0) return // calls in progress keep it open
-        this.log.info('closing idle XML connection')
-        socket.end()
-      })
-    }
+    this.applyIdleTimeout()
+    socket.on('timeout', () => {
+      if (this.subscriptions.size > 0) return // calls in progress keep it open
+      this.log.info('closing idle XML connection')
+      this.end()
+    })
     socket.on('data', (chunk: string) => this.onData(chunk))
     // a netcat-style client half-closes after writing its request: keep
     // streaming results, and end our side once its calls are final
     socket.on('end', () => {
       this.readEnded = true
-      if (this.subscriptions.size === 0) socket.end()
+      if (this.subscriptions.size === 0) this.end()
     })
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'XML connection error'))
     socket.on('close', () => this.onClose())
@@ -104,7 +133,7 @@ class Connection {
       if (ev.kind === 'too-large') {
         this.log.warn({ max: this.o.maxRequestSize }, 'XML request too large: closing the connection')
         this.write(renderResult('', { code: 400, text: 'Request too large' }))
-        this.socket.end()
+        this.end()
         this.closed = true
         return
       }
@@ -161,11 +190,20 @@ class Connection {
     const l = this.subscriptions.get(call)
     if (l) call.off('result', l)
     this.subscriptions.delete(call)
-    if (this.readEnded && this.subscriptions.size === 0 && !this.socket.destroyed) this.socket.end()
+    if (this.readEnded && this.subscriptions.size === 0 && !this.socket.destroyed) this.end()
+  }
+
+  /** (re)arm the idle timer from the current settings */
+  applyIdleTimeout(): void {
+    this.socket.setTimeout(this.o.idleTimeoutMs ?? 0)
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? ''
   }
 
   private write(doc: string): void {
-    if (this.closed || this.socket.destroyed) return
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded) return
     const max = this.o.maxPendingBytes ?? 1024 * 1024
     if (this.socket.writableLength > max) {
       this.log.warn({ pending: this.socket.writableLength }, 'XML client does not read its results: closing')
@@ -183,9 +221,23 @@ class Connection {
     for (const call of [...this.subscriptions.keys()]) this.unsubscribe(call)
   }
 
-  end(): void {
+  /**
+   * Every server-side close: end our side (FIN after the pending results),
+   * then destroy within closeGraceMs whatever the peer does: a client that
+   * neither reads nor answers the FIN does not keep its slot.
+   */
+  end(graceMs = this.o.closeGraceMs ?? 2000): void {
+    if (this.socket.destroyed) return
     this.socket.end()
-    setTimeout(() => this.socket.destroy(), 1000).unref()
+    if (this.destroyTimer) return
+    this.destroyTimer = setTimeout(() => {
+      if (!this.socket.destroyed) {
+        this.log.info({ pending: this.socket.writableLength }, 'XML client did not close after our FIN: destroyed')
+        this.socket.destroy()
+      }
+    }, graceMs)
+    this.destroyTimer.unref()
+    this.socket.once('close', () => clearTimeout(this.destroyTimer))
   }
 }
 
@@ -203,33 +255,69 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
   // one mutable copy shared by all connections, so reconfigure() reaches them
   const o: XmlFrontEndOptions = { ...options }
   const log = o.logger.child({ module: 'xml' })
-  const allowed = allowList(o.allow)
+  let allowed = allowList(o.allow)
   const conns = new Set<Connection>()
   const limiter = new RateLimiter(o.rateLimit ?? 0)
-  const onSocket = (socket: net.Socket): void => {
-    const remote = socket.remoteAddress ?? ''
+  /** raw connections per address key, counted from accept (before any TLS handshake) to close */
+  const perAddress = new Map<string, number>()
+  const warned = new Set<string>()
+  /** every raw TCP connection: allow-list and per-address cap, before any byte is read */
+  const admit = (raw: net.Socket): boolean => {
+    const remote = raw.remoteAddress ?? ''
     if (!isAllowed(allowed, remote)) {
       log.warn({ remote }, 'XML connection refused: address not in XmlRpcAllow')
-      socket.destroy()
-      return
+      raw.destroy()
+      return false
     }
+    const key = addressKey(remote)
+    const n = perAddress.get(key) ?? 0
+    const cap = o.maxConnectionsPerAddress ?? 32
+    if (n >= cap) {
+      if (!warned.has(key)) {
+        warned.add(key)
+        log.warn({ remote, key, max: cap }, 'XML connections refused: too many from one address (XmlRpcMaxConnectionsPerAddress)')
+      }
+      raw.destroy()
+      return false
+    }
+    perAddress.set(key, n + 1)
+    raw.once('close', () => {
+      const left = (perAddress.get(key) ?? 1) - 1
+      if (left > 0) perAddress.set(key, left)
+      else perAddress.delete(key)
+      if (left < cap) warned.delete(key)
+    })
+    return true
+  }
+  const onSocket = (socket: net.Socket): void => {
+    const remote = socket.remoteAddress ?? ''
     const clog = log.child({ remote: `${remote}:${socket.remotePort}` })
     clog.debug('XML connection accepted')
     const c = new Connection(socket, o, clog, limiter)
     conns.add(c)
     socket.on('close', () => conns.delete(c))
   }
-  let creds: { cert: Buffer; key: Buffer } | undefined
-  if (o.tls) {
+  const readCreds = (files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } => {
     try {
-      creds = { cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) }
+      return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
     } catch (err) {
       throw new ConfigError(`XmlRpcTLSCertificate/XmlRpcTLSPrivateKey: ${(err as Error).message}`)
     }
   }
-  const server: net.Server = creds
-    ? tls.createServer({ ...creds, allowHalfOpen: true }, onSocket)
-    : net.createServer({ allowHalfOpen: true }, onSocket)
+  const creds = o.tls ? readCreds(o.tls) : undefined
+  let server: net.Server
+  if (creds) {
+    // a client that never completes the handshake is dropped after 10 s; its raw socket is counted meanwhile
+    server = tls.createServer({ ...creds, allowHalfOpen: true, handshakeTimeout: 10_000 })
+    server.on('connection', (raw: net.Socket) => void admit(raw))
+    server.on('secureConnection', onSocket)
+    server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'XML TLS handshake failed'))
+  } else {
+    server = net.createServer({ allowHalfOpen: true })
+    server.on('connection', (socket: net.Socket) => {
+      if (admit(socket)) onSocket(socket)
+    })
+  }
   server.maxConnections = o.maxConnections ?? 256
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new BindError('XML requests', o.host, o.port, err)))
@@ -244,16 +332,27 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
       return conns.size
     },
     reconfigure: (limits) => {
+      // TLS on or off needs a new listener (the server warns: restart); new files are swapped in
+      if (limits.tls && server instanceof tls.Server) server.setSecureContext(readCreds(limits.tls))
       Object.assign(o, limits)
       if (limits.rateLimit !== undefined) limiter.perMinute = limits.rateLimit
       if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections
+      if (limits.idleTimeoutMs !== undefined) for (const c of conns) c.applyIdleTimeout()
+      if (limits.allow !== undefined) {
+        allowed = allowList(limits.allow)
+        for (const c of conns) {
+          if (isAllowed(allowed, c.remoteAddress)) continue
+          log.warn({ remote: c.remoteAddress }, 'XML connection closed: address no longer in XmlRpcAllow')
+          c.end()
+        }
+      }
     },
     stopAccepting: () => {
       if (server.listening) server.close()
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const c of conns) c.end()
+        for (const c of conns) c.end(1000) // shutdown: a shorter bound
         if (server.listening) server.close(() => resolve())
         else if (conns.size === 0) resolve()
         else {

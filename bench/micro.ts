@@ -1,0 +1,76 @@
+/**
+ * `npm run bench -- --micro`: the hot functions of a call's path, alone, on
+ * one core: SIP parse and serialize, XML request parse and result render,
+ * translation, and a whole call's events with no listener. Each case runs
+ * for a fixed count, RUNS times; the median ns per operation is printed.
+ * CPU-bound and single-threaded: compare runs on the same machine only.
+ */
+import { parseDatagram, serialize, type SipMessage } from '../lib/sip/message'
+import { parseRequest, renderResult } from '../lib/xml'
+import { compileRules } from '../lib/translate'
+
+const RUNS = 7
+
+const SDP = 'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
+const INVITE = Buffer.from(
+  [
+    'INVITE sip:alice@127.0.0.1:5080 SIP/2.0',
+    'Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK776asdhds;rport',
+    'Max-Forwards: 70',
+    'To: <sip:alice@127.0.0.1:5080>',
+    'From: "Click-To-Call: 1002" <sip:click2call@127.0.0.1>;tag=1928301774',
+    'Call-ID: a84b4c76e66710@127.0.0.1',
+    'CSeq: 314159 INVITE',
+    'Contact: <sip:click2call@127.0.0.1:5060>',
+    'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY',
+    'User-Agent: ClickToCall',
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(SDP)}`,
+    '',
+    SDP,
+  ].join('\r\n'),
+)
+const XML = '<ClickToCall><Request><Initiator>sip:alice@127.0.0.1:5080</Initiator><Destination>1002</Destination><AnchorCall>false</AnchorCall></Request></ClickToCall>'
+
+interface Case {
+  name: string
+  count: number
+  run(): unknown
+}
+
+export function microCases(): Case[] {
+  const parsed: SipMessage = parseDatagram(INVITE)
+  const rules = compileRules([
+    { pattern: '^(sips?:.*)$', output: '$1', file: 'bench', line: 1 },
+    { pattern: '^(\\d{4})$', output: 'sip:$1@pbx.example.com', file: 'bench', line: 2 },
+  ])
+  return [
+    { name: 'sip.parse INVITE+SDP', count: 20_000, run: () => parseDatagram(INVITE) },
+    { name: 'sip.serialize INVITE+SDP', count: 20_000, run: () => serialize(parsed) },
+    { name: 'xml.parseRequest', count: 20_000, run: () => parseRequest(XML) },
+    { name: 'xml.renderResult', count: 100_000, run: () => renderResult(XML, { code: 180, leg: 'Initiator', text: 'Ringing initiator' }) },
+    { name: 'translate', count: 100_000, run: () => rules.translate('1002') },
+  ]
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
+
+export function runMicro(): Record<string, { nsPerOp: number; runs: number[] }> {
+  const out: Record<string, { nsPerOp: number; runs: number[] }> = {}
+  let sink: unknown
+  for (const c of microCases()) {
+    for (let i = 0; i < Math.min(c.count, 2000); i++) sink = c.run() // warm-up
+    const runs: number[] = []
+    for (let r = 0; r < RUNS; r++) {
+      const t0 = process.hrtime.bigint()
+      for (let i = 0; i < c.count; i++) sink = c.run()
+      runs.push(Number(process.hrtime.bigint() - t0) / c.count)
+    }
+    out[c.name] = { nsPerOp: Math.round(median(runs)), runs: runs.map((x) => Math.round(x)) }
+  }
+  void sink
+  return out
+}
