@@ -10,6 +10,10 @@ import t, { type Test } from 'tap'
 import net from 'node:net'
 import http from 'node:http'
 import { once } from 'node:events'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { startTestServer, type TestServer } from './helpers/server'
 import { RpcClient, type RpcMessage } from './helpers/jsonrpc-client'
 import type { Config } from '../lib/config'
@@ -148,6 +152,24 @@ t.test('a token is required beyond loopback (refuses to start), and when set it 
   t.equal(await attempt(port, { token: 'correct-horse-battery' }), 'open', 'Authorization: Bearer')
   t.equal(await attempt(port, { token: 'correct-horse-battery', tokenInQuery: true }), 'open', '?token=')
   t.equal(await attempt(port, { token: 'correct-horse-battery', origin: 'https://crm.example.com' }), 'open', 'a browser with the token')
+})
+
+t.test('--check-config refuses a JSON-RPC port beyond loopback without a token (exit 78)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-jsonrpc-'))
+  const check = (name: string, text: string): Promise<{ code: number; stderr: string }> => {
+    const file = path.join(dir, name)
+    writeFileSync(file, `IPAddress = 127.0.0.1\nLogFilename =\nTranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@127.0.0.1\n${text}`)
+    return new Promise((resolve) =>
+      execFile(process.execPath, [path.join(__dirname, '..', 'bin', 'clicktocall'), '--check-config', '-c', file], { timeout: 20000 }, (err, _out, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }),
+      ),
+    )
+  }
+  const open = await check('open.conf', 'JsonRpcBindAddress = 0.0.0.0\n')
+  t.equal(open.code, 78)
+  t.match(open.stderr, /JsonRpcBindAddress is 0\.0\.0\.0 but JsonRpcToken is blank/)
+  t.equal((await check('token.conf', 'JsonRpcBindAddress = 0.0.0.0\nJsonRpcToken = 8f1e6c2a9b\n')).code, 0, 'with a token')
+  t.equal((await check('off.conf', 'JsonRpcBindAddress = 0.0.0.0\nJsonRpcPort = 0\n')).code, 0, 'or with the port off')
 })
 
 t.test('browsers (Origin) need the token or JsonRpcOrigins; the path and the upgrade are checked', async (t) => {
