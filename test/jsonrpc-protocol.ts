@@ -286,6 +286,25 @@ t.test('ping/pong: a peer that never answers pings is dropped; a live client sta
   t.equal((await live.call('NoSuchMethod')).error?.code, -32601)
 })
 
+t.test('SIGHUP reload: a new token closes open connections and is required after; rate and allow-list apply', async (t) => {
+  const { s, port } = await server(t, { jsonRpcToken: 'token-one' })
+  const c1 = await client(t, port, { token: 'token-one' })
+  const plan = s.server.reload({ ...s.config, jsonRpcToken: 'token-two', jsonRpcRateLimit: 3, jsonRpcPort: 6000 })
+  t.same(plan.applied.sort(), ['JsonRpcRateLimit', 'JsonRpcToken'])
+  t.same(plan.restart, ['JsonRpcPort'], 'the port needs a restart')
+  await waitFor('the old-token connection to close', () => c1.closeCode !== undefined, 3000)
+  t.equal(c1.closeCode, 1008)
+  t.equal(await attempt(port, { token: 'token-one' }), 'HTTP 401', 'the old token is refused')
+  const c2 = await client(t, port, { token: 'token-two' })
+  for (let i = 0; i < 5; i++) c2.request('NoSuchMethod', {}, `q${i}`)
+  const got = await c2.until('5 answers', () => (c2.singles().length >= 5 ? c2.singles() : undefined))
+  t.same(got.map((m) => m.error?.code).sort(), [-32005, -32005, -32601, -32601, -32601], '3 per second now')
+  s.server.reload({ ...s.config, jsonRpcToken: 'token-two', jsonRpcAllow: ['10.0.0.0/8'] })
+  await waitFor('the disallowed connection to close', () => c2.closeCode !== undefined, 3000)
+  t.equal(c2.closeCode, 1008)
+  t.not(await attempt(port, { token: 'token-two' }), 'open', 'loopback no longer allowed')
+})
+
 t.test('shutdown closes the connections with 1001 going away; JsonRpcPort 0 disables it', async (t) => {
   const s = await startTestServer()
   const c = await RpcClient.connect(s.server.jsonrpc!.port)

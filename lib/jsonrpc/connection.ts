@@ -47,7 +47,7 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
   ) {
-    this.rate = new CommandRate(limits.rateLimit)
+    this.rate = new CommandRate(() => limits.rateLimit)
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
     ws.on('pong', () => {
       this.alive = true

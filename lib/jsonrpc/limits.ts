@@ -1,21 +1,22 @@
 /** Per-connection command rate (token bucket) and per-address connection counts; both bounded. */
 
-/** At most `perSecond` commands per second, with bursts up to the same number. 0 = no limit. */
+/** At most `perSecond()` commands per second, with bursts up to the same number. 0 = no limit. Read at each take (SIGHUP). */
 export class CommandRate {
   private tokens: number
   private last: number
 
   constructor(
-    private readonly perSecond: number,
+    private readonly perSecond: () => number,
     now = Date.now(),
   ) {
-    this.tokens = perSecond
+    this.tokens = perSecond()
     this.last = now
   }
 
   take(now = Date.now()): boolean {
-    if (this.perSecond <= 0) return true
-    this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.last) / 1000) * this.perSecond)
+    const rate = this.perSecond()
+    if (rate <= 0) return true
+    this.tokens = Math.min(rate, this.tokens + ((now - this.last) / 1000) * rate)
     this.last = now
     if (this.tokens < 1) return false
     this.tokens -= 1

@@ -43,10 +43,22 @@ export interface JsonRpcFrontEndOptions {
   logger: Logger
 }
 
+/** What a reload (SIGHUP) may change: everything but the port, the bind address and the path. */
+export type JsonRpcLiveSettings = Pick<
+  JsonRpcFrontEndOptions,
+  'allow' | 'token' | 'origins' | 'maxMessageSize' | 'maxConnections' | 'maxConnectionsPerAddress' | 'rateLimit' | 'maxCommandsPerConnection' | 'pingIntervalMs'
+>
+
 export interface JsonRpcFrontEnd {
   readonly port: number
   /** open WebSocket connections */
   readonly connections: number
+  /**
+   * New settings for new connections (limits, allow-list, token). Open
+   * connections from addresses no longer allowed are closed, and all of them
+   * when the token changed (they authenticated with the old one); their calls go on.
+   */
+  reconfigure(settings: JsonRpcLiveSettings): void
   /** stop listening and close every connection (1001 going away) */
   close(): Promise<void>
 }
@@ -62,7 +74,9 @@ function refuse(socket: net.Socket, status: number, text: string, headers: Recor
   setTimeout(() => socket.destroy(), 1000).unref()
 }
 
-export async function createJsonRpcFrontEnd(o: JsonRpcFrontEndOptions): Promise<JsonRpcFrontEnd> {
+export async function createJsonRpcFrontEnd(options: JsonRpcFrontEndOptions): Promise<JsonRpcFrontEnd> {
+  // one mutable copy: reconfigure() changes it for every later connection
+  const o: JsonRpcFrontEndOptions = { ...options }
   const log = o.logger.child({ module: 'jsonrpc' })
   const path = o.path ?? DEFAULT_PATH
   if (!isLoopback(o.host) && o.token === '') {
@@ -70,8 +84,8 @@ export async function createJsonRpcFrontEnd(o: JsonRpcFrontEndOptions): Promise<
       `JsonRpcBindAddress is ${o.host || 'blank (all interfaces)'} but JsonRpcToken is blank: refusing to start the JSON-RPC interface beyond loopback without a token`,
     )
   }
-  const allowed = allowList(o.allow)
-  const origins = new Set(o.origins ?? [])
+  let allowed = allowList(o.allow)
+  let origins = new Set(o.origins ?? [])
   const perAddress = new AddressCounter()
   const conns = new Set<Connection>()
   const limits = {
@@ -137,22 +151,42 @@ export async function createJsonRpcFrontEnd(o: JsonRpcFrontEndOptions): Promise<
   })
   server.on('error', (err) => log.error({ err: err.message }, 'JSON-RPC listener error'))
   const port = (server.address() as net.AddressInfo).port
-  const ping =
-    o.pingIntervalMs > 0
-      ? setInterval(() => {
-          for (const c of conns) c.heartbeat()
-        }, o.pingIntervalMs)
-      : undefined
-  ping?.unref()
+  let ping: NodeJS.Timeout | undefined
+  const startPings = (): void => {
+    if (ping) clearInterval(ping)
+    ping = o.pingIntervalMs > 0 ? setInterval(() => conns.forEach((c) => c.heartbeat()), o.pingIntervalMs) : undefined
+    ping?.unref()
+  }
+  startPings()
   log.info({ port, host: o.host || '*', path, allow: o.allow, tokenRequired: o.token !== '' }, 'JSON-RPC interface listening')
   return {
     port,
     get connections() {
       return conns.size
     },
+    reconfigure(next) {
+      if (!isLoopback(o.host) && next.token === '') {
+        log.error('JsonRpcToken may not become blank while the JSON-RPC port listens beyond loopback: token kept')
+        next = { ...next, token: o.token }
+      }
+      const tokenChanged = next.token !== o.token
+      Object.assign(o, next)
+      allowed = allowList(o.allow)
+      origins = new Set(o.origins ?? [])
+      Object.assign(limits, { rateLimit: o.rateLimit, maxCommands: o.maxCommandsPerConnection })
+      server.maxConnections = o.maxConnections
+      wss.options.maxPayload = o.maxMessageSize
+      startPings()
+      for (const c of conns) {
+        if (tokenChanged) c.close(1008, 'token changed: reconnect with the new one')
+        else if (!isAllowed(allowed, c.remoteAddress)) c.close(1008, 'address no longer allowed')
+      }
+      log.info({ allow: o.allow, tokenChanged, rateLimit: o.rateLimit }, 'JSON-RPC settings reloaded')
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (ping) clearInterval(ping)
+        ping = undefined
         for (const c of conns) c.close(1001, 'server shutting down')
         server.close(() => resolve())
         server.closeAllConnections()

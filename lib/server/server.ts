@@ -11,7 +11,7 @@ import { createSipStack, type SipStack, type SipCredentials } from '../sip'
 import { CallManager } from '../call'
 import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
 import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
-import { createJsonRpcFrontEnd, type JsonRpcFrontEnd } from '../jsonrpc'
+import { createJsonRpcFrontEnd, type JsonRpcFrontEnd, type JsonRpcLiveSettings } from '../jsonrpc'
 import { ConfigError } from '../errors'
 import { version } from '../version'
 import { validateConfig } from './validate'
@@ -217,6 +217,7 @@ export async function startServer(
           basicAllowed: next.httpAuthBasic,
           digestAlgorithms: next.httpDigestAlgorithms,
         })
+        jsonrpc?.reconfigure(jsonRpcLive(next, overrides))
         running = next
         logger.info({ rules: next.translationRules.length, applied: plan.applied, restartNeeded: plan.restart }, 'configuration reloaded')
         return plan
@@ -243,11 +244,8 @@ export async function startServer(
   }
 }
 
-function startJsonRpc(config: Config, port: number, calls: CallManager, logger: Logger, overrides: ServerOverrides): Promise<JsonRpcFrontEnd> {
-  return createJsonRpcFrontEnd({
-    calls,
-    port,
-    host: config.jsonRpcBindAddress,
+function jsonRpcLive(config: Config, overrides: ServerOverrides): JsonRpcLiveSettings {
+  return {
     allow: config.jsonRpcAllow,
     token: config.jsonRpcToken,
     origins: config.jsonRpcOrigins,
@@ -257,6 +255,15 @@ function startJsonRpc(config: Config, port: number, calls: CallManager, logger: 
     rateLimit: config.jsonRpcRateLimit,
     maxCommandsPerConnection: config.jsonRpcMaxCommandsPerConnection,
     pingIntervalMs: overrides.jsonRpc?.pingIntervalMs ?? config.jsonRpcPingInterval * 1000,
+  }
+}
+
+function startJsonRpc(config: Config, port: number, calls: CallManager, logger: Logger, overrides: ServerOverrides): Promise<JsonRpcFrontEnd> {
+  return createJsonRpcFrontEnd({
+    ...jsonRpcLive(config, overrides),
+    calls,
+    port,
+    host: config.jsonRpcBindAddress,
     ...(overrides.jsonRpc?.maxBufferedBytes ? { maxBufferedBytes: overrides.jsonRpc.maxBufferedBytes } : {}),
     logger,
   })
