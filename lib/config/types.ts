@@ -41,6 +41,14 @@ export interface Config {
   httpBindAddress: string
   httpAuthBasic: boolean
   httpDigestAlgorithms: Array<'SHA-256' | 'MD5'>
+  httpMaxConnections: number
+  httpMaxConnectionsPerAddress: number
+  httpRateLimit: number
+  httpAllowedHosts: string[]
+  httpAllowedOrigins: string[]
+  httpMaxBodySize: number
+  httpCommandToken: string
+  httpAllowIdentity: boolean
   resultCacheTime: number
   initiatorRingTimeout: number
   destinationRingTimeout: number

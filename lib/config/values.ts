@@ -92,3 +92,19 @@ export function digestAlgorithms(value: string): Array<'SHA-256' | 'MD5'> {
   for (const a of out) if (a !== 'SHA-256' && a !== 'MD5') throw new Error(`"${a}" is not SHA-256 or MD5`)
   return out as Array<'SHA-256' | 'MD5'>
 }
+
+/** comma-separated web origins: scheme://host[:port], lower-cased, no path */
+export function origins(value: string): string[] {
+  return list(value).map((x) => {
+    let u: URL
+    try {
+      u = new URL(x)
+    } catch {
+      throw new Error(`"${x}" is not an origin (https://host[:port])`)
+    }
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname.replace(/\/$/, '') !== '' || u.search || u.hash || u.username) {
+      throw new Error(`"${x}" is not an origin (https://host[:port])`)
+    }
+    return u.origin.toLowerCase()
+  })
+}

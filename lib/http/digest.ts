@@ -54,7 +54,17 @@ export function parseAuthParams(header: string): Record<string, string> {
 export class DigestAuth {
   private readonly ncSeen = new Map<string, number>()
 
-  constructor(private readonly o: DigestOptions) {}
+  private readonly o: DigestOptions
+
+  constructor(o: DigestOptions) {
+    this.o = { ...o }
+  }
+
+  /** a new password or algorithm list (SIGHUP); nonces already issued stay valid */
+  configure(password: string, algorithms: DigestAlgorithm[]): void {
+    this.o.password = password
+    this.o.algorithms = algorithms
+  }
 
   newNonce(now = Date.now()): string {
     const ts = String(now)

@@ -1,44 +1,62 @@
 /**
- * The HTTP front-end: the original's /clicktocall.html and /index.html, a
- * JSON status endpoint /calls/<id>, Basic (the original's clients) and
- * Digest (RFC 7616) authentication, failure throttling. Answers at once;
- * the call goes on in the call layer.
+ * The HTTP front-end: one listener, a table of routes (the original's pages,
+ * /calls/<id>), and the checks every request passes first: connection caps,
+ * Host names this server, no cross-site requests, authentication with a
+ * per-(address, user) failure throttle, a per-address call rate limit.
+ * Every answer closes its connection; reconfigure() applies new settings
+ * (SIGHUP) to the next request.
  */
 import http from 'node:http'
 import os from 'node:os'
 import type { Logger } from 'pino'
 import type { CallService } from '../call'
 import { BindError } from '../errors'
-import { DigestAuth } from './digest'
-import { checkBasic } from './basic'
-import { FailureThrottle } from './throttle'
-import { authFailedPage, clickToCallPage, indexPage, initiatingLine, requestLine, textLine } from './pages'
+import { createConsole, handleConsole } from '../console'
+import { RateLimiter } from '../xml'
+import { Authenticator } from './auth'
+import { readBody } from './body'
+import { ConnectionSlots } from './connections'
+import { corsHeaders, preflight } from './cors'
+import { checkSite } from './hosts'
+import { commandRoutes } from './command'
+import { legacyRoutes } from './legacy'
+import { authFailedPage } from './pages'
+import { errorAnswer, HttpProblem } from './problem'
+import { send, type Answer } from './respond'
+import type { ErrorStyle, RequestContext, Route } from './route'
+import { restRoutes } from './rest'
+import { DEFAULT_HTTP_SETTINGS, type HttpSettings } from './settings'
+import { sipxrestRoutes } from './sipxrest'
 
-export interface HttpFrontEndOptions {
+export interface HttpFrontEndOptions extends Partial<HttpSettings> {
   calls: CallService
   port: number
   /** bind address; '' = all interfaces */
   host: string
-  auth: boolean
-  password: string
-  /** accept Basic credentials (the original's clients send them) */
-  basicAllowed: boolean
-  /** Digest algorithms offered, in order (default SHA-256, MD5) */
-  digestAlgorithms?: Array<'SHA-256' | 'MD5'>
   realm?: string
   nonceTtlMs?: number
-  /** authentication failures from one address (in a minute) before it gets 429 for the rest of it */
+  /** authentication failures of one (address, user) in a minute before it is throttled */
   maxAuthFailures?: number
+  /** a connection without traffic this long is destroyed (default 15 s) */
+  idleTimeoutMs?: number
+  /** request headers must arrive within this (default 10 s) */
+  headersTimeoutMs?: number
+  /** after the server closes a connection, it is destroyed this long later at the latest (default 2 s) */
+  closeGraceMs?: number
   version: string
   logger: Logger
 }
 
+export type HttpReconfigurable = Partial<HttpSettings>
+
 export interface HttpFrontEnd {
   readonly port: number
+  /** connections open now */
+  readonly connections: number
+  /** new settings (SIGHUP): password, HttpAuth, HttpAuthBasic, Digest algorithms, allowed hosts and origins, limits */
+  reconfigure(settings: HttpReconfigurable): void
   close(): Promise<void>
 }
-
-const USER = 'admin'
 
 /** The loud warning for an HTTP port beyond loopback without authentication, if it applies. */
 export function exposureWarning(host: string, auth: boolean): string | undefined {
@@ -47,120 +65,142 @@ export function exposureWarning(host: string, auth: boolean): string | undefined
   return 'HTTP interface listens beyond loopback WITHOUT authentication: anyone who reaches it can place calls (set HttpAuth = enable)'
 }
 
+function pick(o: Partial<HttpSettings>): Partial<HttpSettings> {
+  const out: Partial<HttpSettings> = {}
+  for (const k of Object.keys(DEFAULT_HTTP_SETTINGS) as Array<keyof HttpSettings>) {
+    if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k]
+  }
+  return out
+}
+
+function decodeParams(groups: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(groups)) {
+    try {
+      out[k] = decodeURIComponent(v)
+    } catch {
+      throw new HttpProblem('bad-request', `${k}: bad percent-encoding`)
+    }
+  }
+  return out
+}
+
 export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFrontEnd> {
   const log = o.logger.child({ module: 'http' })
+  let settings: HttpSettings = { ...DEFAULT_HTTP_SETTINGS, ...pick(o) }
+  const current = (): HttpSettings => settings
   const realm = o.realm ?? os.hostname()
-  const digest = new DigestAuth({ realm, username: USER, password: o.password, nonceTtlMs: o.nonceTtlMs ?? 300_000, ...(o.digestAlgorithms ? { algorithms: o.digestAlgorithms } : {}) })
-  const throttle = new FailureThrottle(o.maxAuthFailures ?? 5)
+  const auth = new Authenticator(current, realm, o.nonceTtlMs ?? 300_000, o.maxAuthFailures ?? 5)
+  const callRate = new RateLimiter(settings.rateLimit)
+  // the web console (lib/console): behind the same checks and authentication as every page
+  const webConsole = createConsole({ calls: o.calls, logger: log, version: o.version })
+  const consoleRoute: Route = { methods: ['GET', 'HEAD'], path: /^\/console(\/|$)/, auth: 'user', errors: 'html', handle: (ctx) => void handleConsole(ctx.req, ctx.res, webConsole) }
+  const routes: Route[] = [...restRoutes, ...sipxrestRoutes(), ...commandRoutes, ...legacyRoutes, consoleRoute]
+  const slots = new ConnectionSlots(current, { idleMs: o.idleTimeoutMs ?? 15_000, closeGraceMs: o.closeGraceMs ?? 2000 }, (remote, why) =>
+    log.warn({ remote, cap: why === 'total' ? 'HttpMaxConnections' : 'HttpMaxConnectionsPerAddress' }, 'HTTP connection refused: too many connections'),
+  )
 
-  const send = (res: http.ServerResponse, status: number, body: string, headers: Record<string, string | string[]> = {}, type = 'text/html'): void => {
-    const buf = Buffer.from(body, 'utf8')
-    res.writeHead(status, {
-      Server: `clicktocall ${o.version}`,
-      'Mime-version': '1.0',
-      Pragma: 'no-cache',
-      'Content-Type': type,
-      'Content-Length': String(buf.length),
-      Connection: 'close',
-      ...headers,
-    })
-    res.end(res.req.method === 'HEAD' ? undefined : buf)
+  const reply = (res: http.ServerResponse, a: Answer): void => send(res, o.version, a)
+
+  const refuse = (res: http.ServerResponse, style: ErrorStyle, p: HttpProblem, path: string): void => {
+    reply(res, errorAnswer(style, p, path))
   }
 
-  /** true when the request may go on; otherwise the answer was sent */
-  const authenticate = (req: http.IncomingMessage, res: http.ServerResponse, remote: string): boolean => {
-    if (!o.auth) return true
-    const wait = throttle.blockedFor(remote)
-    if (wait > 0) {
-      log.warn({ remote }, 'HTTP client refused after repeated authentication failures')
-      send(res, 429, clickToCallPage([textLine('Too many failed attempts; try again later.')]), { 'Retry-After': String(wait) })
-      return false
-    }
-    const header = req.headers.authorization ?? ''
-    let verdict: { ok: boolean; stale?: boolean; username?: string | undefined; reason?: string; scheme: string }
-    if (/^\s*Digest\s/i.test(header)) {
-      const v = digest.verify(header, req.method ?? 'GET', req.url ?? '')
-      verdict = { ...v, scheme: v.ok ? `Digest ${v.algorithm}` : 'Digest' }
-    } else if (/^\s*Basic\s/i.test(header) && o.basicAllowed) {
-      const v = checkBasic(header, USER, o.password)
-      verdict = { ok: v.ok, username: v.username, scheme: 'Basic', reason: v.ok ? '' : 'wrong credentials' }
-    } else {
-      verdict = { ok: false, scheme: 'none', reason: header ? 'unsupported scheme' : 'no credentials' }
-    }
-    if (verdict.ok) {
-      throttle.succeed(remote)
-      log.debug({ remote, scheme: verdict.scheme }, 'HTTP client authenticated')
-      res.setHeader('X-Auth-Scheme', verdict.scheme)
-      return true
-    }
-    if (header && !verdict.stale) throttle.fail(remote)
-    if (header) log.warn({ remote, user: verdict.username, scheme: verdict.scheme, reason: verdict.reason }, 'HTTP authentication failed')
-    const challenges = digest.challenges(verdict.stale === true)
-    if (o.basicAllowed) challenges.push(`Basic realm="${realm}"`)
-    send(res, 401, authFailedPage(), { 'WWW-Authenticate': challenges })
-    return false
-  }
-
-  const clickToCall = (url: URL, res: http.ServerResponse, remote: string): void => {
-    const initiator = url.searchParams.get('initiator') ?? ''
-    const destination = url.searchParams.get('destination') ?? ''
-    const anchor = (url.searchParams.get('anchor') ?? '').toLowerCase() === 'true'
-    const lines = [requestLine(initiator, destination, anchor)]
-    if (!initiator || !destination) {
-      lines.push(textLine('Missing initiator or destination URL parameters.'))
-      send(res, 400, clickToCallPage(lines))
-      return
-    }
-    const outcome = o.calls.start({ initiator, destination, anchor, origin: { frontEnd: 'http', remoteAddress: remote } })
-    if (!outcome.ok) {
-      lines.push(textLine(outcome.reason === 'no-translation' ? `${outcome.text}.` : outcome.text))
-      send(res, outcome.code, clickToCallPage(lines))
-      return
-    }
-    const call = outcome.call
-    lines.push(initiatingLine(call.translatedInitiator, initiator, call.translatedDestination, destination, anchor))
-    lines.push(`<p>Call id: <a href="/calls/${call.id}">${call.id}</a></p>`)
-    log.info({ callId: call.id, remote }, 'HTTP request started a call')
-    send(res, 200, clickToCallPage(lines), { 'X-Call-Id': call.id })
-  }
-
-  const server = http.createServer((req, res) => {
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const remote = req.socket.remoteAddress ?? ''
-    try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        send(res, 405, clickToCallPage([textLine('Method not allowed.')]), { Allow: 'GET, HEAD' })
-        return
-      }
-      const url = new URL(req.url ?? '/', 'http://clicktocall.invalid')
-      const path = url.pathname
-      if (path === '/index.html') {
-        send(res, 200, indexPage())
-        return
-      }
-      if (path === '/clicktocall.html') {
-        if (authenticate(req, res, remote)) clickToCall(url, res, remote)
-        return
-      }
-      const status = /^\/calls\/([0-9a-zA-Z-]{1,64})$/.exec(path)
-      if (status) {
-        if (!authenticate(req, res, remote)) return
-        const snap = o.calls.get(status[1]!)
-        if (!snap) send(res, 404, JSON.stringify({ error: 'not found' }), {}, 'application/json')
-        else send(res, 200, JSON.stringify(snap), {}, 'application/json')
-        return
-      }
-      send(res, 301, '', { Location: '/index.html' })
-    } catch (err) {
-      log.warn({ err: (err as Error).message, remote }, 'bad HTTP request')
-      if (!res.headersSent) send(res, 400, clickToCallPage([textLine('Bad request.')]))
+    const s = settings
+    const url = new URL(req.url ?? '/', 'http://clicktocall.invalid')
+    const path = url.pathname
+    const family = routes.filter((r) => r.path.test(path))
+    const style: ErrorStyle = family[0]?.errors ?? (/^\/(v1|api)\//.test(path) ? 'problem' : 'html')
+    const site = checkSite(req, { bindAddress: o.host, allowedHosts: s.allowedHosts, allowedOrigins: s.allowedOrigins })
+    if (!site.ok) {
+      log.warn({ remote, reason: site.reason }, 'HTTP request refused')
+      refuse(res, style, new HttpProblem(site.status === 421 ? 'misdirected-request' : 'forbidden', site.reason), path)
+      return
     }
+    for (const [k, v] of Object.entries(corsHeaders(req))) res.setHeader(k, v)
+    const pre = preflight(req)
+    if (pre) {
+      reply(res, pre)
+      return
+    }
+    if (family.length === 0) {
+      if (style === 'problem') refuse(res, style, new HttpProblem('not-found', `no such resource: ${path.slice(0, 200)}`), path)
+      else reply(res, { status: 301, body: '', headers: { Location: '/index.html' } })
+      return
+    }
+    const route = family.find((r) => r.methods.includes(req.method ?? ''))
+    if (!route) {
+      const allow = [...new Set(family.flatMap((r) => r.methods))].join(', ')
+      refuse(res, style, new HttpProblem('method-not-allowed', `${req.method ?? ''} is not allowed here; use ${allow}`, {}, { Allow: allow }), path)
+      return
+    }
+    let user: string | undefined
+    if (route.auth === 'user') {
+      const v = auth.check(req, remote)
+      if (!v.ok) {
+        if (v.status === 429) {
+          log.warn({ remote, user: v.user }, 'HTTP client refused after repeated authentication failures')
+          refuse(res, route.errors, new HttpProblem('too-many-requests', 'Too many failed attempts; try again later.', {}, { 'Retry-After': String(v.retryAfterS) }), path)
+          return
+        }
+        if (req.headers.authorization) log.warn({ remote, user: v.user, reason: v.reason }, 'HTTP authentication failed')
+        const p = new HttpProblem('unauthorized', 'Authentication required.', {}, { 'WWW-Authenticate': v.challenges })
+        if (route.errors === 'html') reply(res, { status: 401, body: authFailedPage(), headers: p.headers })
+        else refuse(res, route.errors, p, path)
+        return
+      }
+      if (v.scheme !== 'none') res.setHeader('X-Auth-Scheme', v.scheme)
+      user = v.user
+    }
+    const ctx: RequestContext = {
+      req,
+      res,
+      url,
+      params: decodeParams(route.path.exec(path)?.groups ?? {}),
+      remote,
+      user,
+      settings: s,
+      calls: o.calls,
+      log,
+      takeCallSlot: () => callRate.take(remote),
+      readBody: () => readBody(req, s.maxBodySize),
+      send: (a) => reply(res, a),
+    }
+    await route.handle(ctx)
+  }
+
+  const headersTimeoutMs = o.headersTimeoutMs ?? 10_000
+  // node checks the header timeout this often (its default, 30 s, would triple the bound)
+  const server = http.createServer({ requireHostHeader: false, connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeoutMs / 4)) }, (req, res) => {
+    // node ends the socket after the answer (Connection: close) and destroys it once the answer is
+    // flushed; a client that does not read it is cut by the idle timeout (no progress for idleMs)
+    handle(req, res).catch((err: unknown) => {
+      const remote = req.socket.remoteAddress ?? ''
+      const style: ErrorStyle = /^\/(v1|api)\//.test(req.url ?? '') ? 'problem' : 'html'
+      if (err instanceof HttpProblem) {
+        if (err.status >= 500 || err.status === 413 || err.status === 429) log.warn({ remote, status: err.status, detail: err.detail }, 'HTTP request refused')
+        // the instance is the path: the query may hold a token (AuthToken=)
+        const pathname = new URL(req.url ?? '/', 'http://clicktocall.invalid').pathname
+        const route = routes.find((r) => r.path.test(pathname))
+        reply(res, errorAnswer(route?.errors ?? style, err, pathname))
+        if (err.status === 413) slots.destroyLater(req.socket)
+        return
+      }
+      log.warn({ err: (err as Error).message, remote }, 'bad HTTP request')
+      reply(res, errorAnswer(style, new HttpProblem('bad-request', 'Bad request.')))
+    })
   })
-  server.requestTimeout = 10_000
-  server.headersTimeout = 10_000
+  server.requestTimeout = headersTimeoutMs
+  server.headersTimeout = headersTimeoutMs
   server.keepAliveTimeout = 1000
   server.maxHeadersCount = 64
+  server.on('connection', (socket) => slots.admit(socket))
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    // a client that ignores the FIN does not keep its slot
+    slots.destroyLater(socket as import('node:net').Socket)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new BindError('HTTP requests', o.host, o.port, err)))
@@ -168,15 +208,27 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
   })
   server.on('error', (err) => log.error({ err: err.message }, 'HTTP listener error'))
   const port = (server.address() as { port: number }).port
-  const warning = exposureWarning(o.host, o.auth)
+  const warning = exposureWarning(o.host, settings.auth)
   if (warning) log.warn({ host: o.host || '*', port }, warning)
-  log.info({ port, host: o.host || '*', auth: o.auth, basic: o.auth && o.basicAllowed }, 'HTTP interface listening')
+  log.info({ port, host: o.host || '*', auth: settings.auth, basic: settings.auth && settings.basicAllowed }, 'HTTP interface listening')
   return {
     port,
+    get connections() {
+      return slots.open
+    },
+    reconfigure(next: HttpReconfigurable): void {
+      settings = { ...settings, ...pick(next) }
+      callRate.perMinute = settings.rateLimit
+      const w = exposureWarning(o.host, settings.auth)
+      if (w) log.warn({ host: o.host || '*', port }, w)
+      log.info({ auth: settings.auth, basic: settings.auth && settings.basicAllowed, allowedHosts: settings.allowedHosts, allowedOrigins: settings.allowedOrigins }, 'HTTP settings reloaded')
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        webConsole.close()
         server.close(() => resolve())
         server.closeAllConnections()
+        slots.destroyAll()
       }),
   }
 }

@@ -1,4 +1,4 @@
 /** The running server: wires config, logging, SIP, calls and front-ends. */
 export { startServer, type RunningServer, type ServerOverrides } from './server'
 export { validateConfig } from './validate'
-export { planReload, changedFields, restartFields, LIVE_FIELDS, type ReloadPlan, type HttpUpdate } from './reload'
+export { planReload, changedFields, restartFields, LIVE_FIELDS, type ReloadPlan } from './reload'

@@ -47,19 +47,6 @@ export function restartFields(all: readonly Field[]): Field[] {
   return all.filter((f) => f !== 'file' && !LIVE_FIELDS.includes(f) && !xmlLive(f) && !httpLive(f) && !jsonRpcLive(f))
 }
 
-/** What the HTTP front-end's reconfigure() takes (lib/http owns it). */
-export interface HttpUpdate {
-  auth?: boolean
-  password?: string
-  basicAllowed?: boolean
-  digestAlgorithms?: Array<'SHA-256' | 'MD5'>
-  allowedHosts?: string[]
-  allowedOrigins?: string[]
-  rateLimit?: number
-  maxConnections?: number
-  maxConnectionsPerAddress?: number
-}
-
 /** the setting's name as the file spells it (first name for a field with two spellings) */
 export function settingName(field: Field): string {
   if (field === 'translationRules') return 'TranslationPattern/TranslationOutput'

@@ -10,12 +10,12 @@ import type { Translator } from '../translate'
 import { createSipStack, type SipStack, type SipCredentials } from '../sip'
 import { CallManager } from '../call'
 import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
-import { createHttpFrontEnd, type HttpFrontEnd } from '../http'
+import { createHttpFrontEnd, httpSettingsOf, type HttpFrontEnd } from '../http'
 import { createJsonRpcFrontEnd, type JsonRpcFrontEnd, type JsonRpcLiveSettings } from '../jsonrpc'
 import { ConfigError } from '../errors'
 import { version } from '../version'
 import { validateConfig } from './validate'
-import { planReload, type HttpUpdate, type ReloadPlan } from './reload'
+import { planReload, type ReloadPlan } from './reload'
 
 export interface RunningServer {
   readonly sip: SipStack
@@ -45,6 +45,8 @@ export interface ServerOverrides {
   maxAuthFailures?: number
   /** lifetime of HTTP Digest nonces, ms (tests) */
   nonceTtlMs?: number
+  /** HTTP connection timers, ms (tests) */
+  httpTimers?: { idleTimeoutMs?: number; headersTimeoutMs?: number; closeGraceMs?: number }
   /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
   ephemeralPorts?: boolean
   /** JSON-RPC ping period and slow-reader bound (tests) */
@@ -152,12 +154,10 @@ export async function startServer(
         calls,
         port: listenPort(config.httpPort),
         host: config.httpBindAddress,
-        auth: config.httpAuth,
-        password: config.httpAuthPwd,
-        basicAllowed: config.httpAuthBasic,
-        digestAlgorithms: config.httpDigestAlgorithms,
+        ...httpSettingsOf(config),
         ...(overrides.nonceTtlMs ? { nonceTtlMs: overrides.nonceTtlMs } : {}),
         ...(overrides.maxAuthFailures ? { maxAuthFailures: overrides.maxAuthFailures } : {}),
+        ...(overrides.httpTimers ?? {}),
         version,
         logger,
       })
@@ -187,8 +187,7 @@ export async function startServer(
       jsonrpc,
       reload(file: Config): ReloadPlan {
         const t = validateConfig(file, { reload: true }).translator
-        const live = http as (HttpFrontEnd & { reconfigure?: (update: HttpUpdate) => void }) | undefined
-        const plan = planReload(running, file, { httpLive: typeof live?.reconfigure === 'function' })
+        const plan = planReload(running, file, { httpLive: http !== undefined })
         const next = plan.effective
         for (const name of plan.restart) logger.warn({ setting: name }, `${name} changed: restart to apply`)
         if (next.dnsServers.join() !== running.dnsServers.join()) dns.setServers(next.dnsServers.length > 0 ? next.dnsServers : systemDns)
@@ -211,12 +210,7 @@ export async function startServer(
           maxCalls: overrides.maxCalls ?? next.maxCalls,
           allowUriHeaders: next.allowUriHeaders,
         })
-        live?.reconfigure?.({
-          auth: next.httpAuth,
-          password: next.httpAuthPwd,
-          basicAllowed: next.httpAuthBasic,
-          digestAlgorithms: next.httpDigestAlgorithms,
-        })
+        http?.reconfigure(httpSettingsOf(next))
         jsonrpc?.reconfigure(jsonRpcLive(next, overrides))
         running = next
         logger.info({ rules: next.translationRules.length, applied: plan.applied, restartNeeded: plan.restart }, 'configuration reloaded')

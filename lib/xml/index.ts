@@ -3,3 +3,4 @@ export { createXmlFrontEnd, addressKey, type XmlFrontEnd, type XmlFrontEndOption
 export { RequestFramer } from './framer'
 export { parseRequest } from './request'
 export { renderResult, escapeXml } from './render'
+export { RateLimiter } from './rate'
