@@ -143,7 +143,10 @@ export async function createJsonRpcFrontEnd(options: JsonRpcFrontEndOptions): Pr
       clog.info('JSON-RPC client connected')
     })
   })
-  server.on('clientError', (_err, socket: net.Socket) => refuse(socket, 400, 'bad request'))
+  server.on('clientError', (_err, socket: net.Socket) => {
+    if (socket.writable) refuse(socket, 400, 'bad request')
+    else socket.destroy()
+  })
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new BindError('JSON-RPC', o.host, o.port, err)))
