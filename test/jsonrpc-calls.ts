@@ -106,6 +106,27 @@ function run(): void {
     t.equal((await bob.exit).code, 0)
   })
 
+  t.test('"anchor": false: the caller is REFERred; the command ends at CalleeAnswered; the server is out of the call', async (t) => {
+    const bob = await phone(t, 'destination.xml', ['-d', '1000'])
+    const alice = await phone(t, 'initiator.xml', ['-d', '1000'])
+    const c = await client(t)
+    const r = await c.call('CallStart', { caller: alice.uri('alice'), callee: bob.uri('bob'), anchor: false })
+    const cmd = String(r.result?.cmd_id)
+    await c.event(cmd, 'Ended', 20000)
+    t.same(c.events(cmd).map((e) => e.event).filter((e) => e !== 'TransferPending'), ['CallerAnswered', 'Transferring', 'TransferStart', 'CalleeAnswered', 'Ended'])
+    t.equal(received(alice, 'REFER').length, 1, 'the caller got the REFER')
+    const st = await c.call('CallStatus', { callid: r.result?.callid })
+    t.match(st.result?.data, { mode: 'refer', anchor: false })
+    const hold = await c.call('CallHold', { callid: r.result?.callid })
+    if (hold.error) t.equal(hold.error.code, -32001, 'a verb on it is refused: the call has ended')
+    else {
+      await c.event(String(hold.result?.cmd_id), 'Ended')
+      t.match(c.events(String(hold.result?.cmd_id)).map((e) => e.event), ['CallHolding', 'CallHoldStart', 'CallHoldStart', 'Error', 'Ended'], 'a verb on it is refused')
+    }
+    t.equal((await alice.exit).code, 0)
+    t.equal((await bob.exit).code, 0)
+  })
+
   t.test('CallEnd while the caller rings: CANCEL; CallStart ends with Error then Ended', async (t) => {
     const alice = await phone(t, 'noanswer.xml', [])
     const bob = await phone(t)
