@@ -38,7 +38,18 @@ t.test('npm pack, npm install -g into a temporary prefix, then the command works
   const mirror = path.join(dir, 're2-mirror')
   mkdirSync(mirror)
   copyFileSync(path.join(ROOT, 'node_modules', 're2', 'build', 'Release', 're2.node'), path.join(mirror, `${process.platform}-${process.arch}-${process.versions.modules}`))
-  const re2Env = { RE2_DOWNLOAD_MIRROR: mirror, RE2_DOWNLOAD_SKIP_PATH: '1', RE2_DOWNLOAD_SKIP_VER: '1' }
+  // better-sqlite3 (prebuild-install) likewise: a local prebuild of the binary this checkout built
+  const sqliteVersion = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string }).version
+  const prebuilds = path.join(dir, 'sqlite-prebuilds')
+  mkdirSync(prebuilds)
+  const sqliteTgz = path.join(prebuilds, `better-sqlite3-v${sqliteVersion}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`)
+  t.equal((await sh('tar', ['-C', path.join(ROOT, 'node_modules', 'better-sqlite3'), '-czf', sqliteTgz, 'build/Release/better_sqlite3.node'], dir)).code, 0)
+  const re2Env = {
+    RE2_DOWNLOAD_MIRROR: mirror,
+    RE2_DOWNLOAD_SKIP_PATH: '1',
+    RE2_DOWNLOAD_SKIP_VER: '1',
+    npm_config_better_sqlite3_local_prebuilds: prebuilds,
+  }
   const started = Date.now()
   const inst = await sh('npm', ['install', '-g', '--prefix', prefix, tgz, '--prefer-offline', '--no-audit', '--no-fund'], dir, 240000, re2Env)
   t.comment(`npm install -g took ${((Date.now() - started) / 1000).toFixed(1)} s`)
@@ -49,6 +60,10 @@ t.test('npm pack, npm install -g into a temporary prefix, then the command works
   const c = await sh(bin, ['--check-config', '--config', path.join(ROOT, 'clicktocall.conf.example')], dir)
   t.equal(c.code, 0)
   t.match(c.stdout, /OK/)
+  // the native SQLite binding loads in the installed package: a missing database is a clean 66
+  const cdr = await sh(bin, ['cdr', '--database', path.join(dir, 'none.sqlite')], dir)
+  t.equal(cdr.code, 66, cdr.stderr)
+  t.match(cdr.stderr, /cannot read the CDR database/)
   const h = await sh(bin, ['--help'], dir)
   t.match(h.stdout, /demo/)
 })

@@ -87,6 +87,8 @@ export const HELP = `Usage: clicktocall [options]              run the server
        clicktocall --check-config [options] check the configuration and exit
        clicktocall translate ADDRESS [opts]  show how ADDRESS is translated
        clicktocall demo                      place two calls between simulated phones
+       clicktocall cdr [--since 1h] [--format text|csv|json]   call detail records
+                                             (clicktocall cdr --help)
 
 Options:
   -c, --config FILE      configuration file (default: ./clicktocall.config,

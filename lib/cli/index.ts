@@ -9,6 +9,7 @@ import { createLogger, guardProcess } from '../log'
 import { startServer, validateConfig } from '../server'
 import { version } from '../version'
 import { HELP, UsageError, parseArgs, type CliArgs } from './args'
+import { isCdrCommand, runCdr } from './cdr'
 
 type Out = (line: string) => void
 
@@ -38,6 +39,7 @@ function load(args: CliArgs, err: Out): { config: Config; warnings: string[] } {
 }
 
 export async function main(argv: string[], out: Out = (l) => process.stdout.write(`${l}\n`), err: Out = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+  if (isCdrCommand(argv)) return runCdr(argv, out, err)
   let args: CliArgs
   try {
     args = parseArgs(argv)

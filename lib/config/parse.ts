@@ -24,6 +24,8 @@ export function parseConfig(text: string, file: string, base: Config = defaultCo
   const config: Config = { ...base, file, translationRules: [], initiatorHeaders: [] }
   const warnings: ConfigWarning[] = []
   let pendingPattern = false
+  /** repeatable settings seen in this file: later lines add to the list */
+  const repeated = new Set<string>()
   const lines = text.split('\n')
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1
@@ -64,7 +66,11 @@ export function parseConfig(text: string, file: string, base: Config = defaultCo
       continue
     }
     try {
-      ;(config as unknown as Record<string, unknown>)[setting.field] = setting.parse(value)
+      const parsed = setting.parse(value)
+      const fields = config as unknown as Record<string, unknown>
+      if (setting.repeat && repeated.has(setting.field)) fields[setting.field] = [...(fields[setting.field] as unknown[]), ...(parsed as unknown[])]
+      else fields[setting.field] = parsed
+      if (setting.repeat) repeated.add(setting.field)
     } catch (err) {
       throw new ConfigError(`${setting.name}: ${(err as Error).message}`, file, lineNo)
     }

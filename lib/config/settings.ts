@@ -14,10 +14,16 @@ export interface Setting {
   parse: (value: string) => Config[Field]
   /** one line for clicktocall.conf.example and --help */
   doc: string
+  /** may be given on several lines: the values add up (a list) */
+  repeat?: boolean
 }
 
 function s<F extends Field>(name: string, field: F, parse: (value: string) => Config[F], doc: string): Setting {
   return { name, field, parse: parse as (value: string) => Config[Field], doc }
+}
+
+function r<F extends Field>(name: string, field: F, parse: (value: string) => Config[F], doc: string): Setting {
+  return { ...s(name, field, parse, doc), repeat: true }
 }
 
 export const SETTINGS: Setting[] = [
@@ -70,6 +76,16 @@ export const SETTINGS: Setting[] = [
   // --- front-end caps and address policy (issue 12) ---
   s('XmlRpcMaxConnectionsPerAddress', 'xmlRpcMaxConnectionsPerAddress', v.positive, 'most XML connections at once from one address (an IPv6 /64 counts as one); more are closed at once'),
   s('AllowUriHeaders', 'allowUriHeaders', v.bool, 'let translated addresses carry URI headers (?Route=...) and maddr; off = 400 Invalid URI format'),
+  r('WebhookUrl', 'webhookUrls', v.urlList, 'http(s) URL that gets a signed JSON POST per call event; one line per receiver'),
+  s('WebhookSecret', 'webhookSecret', v.text, 'HMAC-SHA256 key of the X-Clicktocall-Signature header; blank = unsigned'),
+  s('WebhookEvents', 'webhookEvents', v.list, 'comma-separated event types to send; blank = all but result and state'),
+  s('WebhookTimeout', 'webhookTimeout', v.positive, 'seconds a receiver has to answer a notification before it is retried'),
+  s('WebhookMaxAttempts', 'webhookMaxAttempts', v.positive, 'attempts per notification (exponential backoff with jitter, 1 s to 60 s) before it is dropped'),
+  s('WebhookQueueSize', 'webhookQueueSize', v.positive, 'notifications queued per receiver (webhook or action URL); more are dropped and counted'),
+  s('WebhookConcurrency', 'webhookConcurrency', v.positive, 'requests at once per receiver (events of one call always go one at a time, in order)'),
+  r('ActionUrl', 'actionUrls', v.urlList, 'Auerswald-style GET per call event, e.g. http://crm/ev?event={event}&callId={callId}&number={number}'),
+  s('CdrDatabase', 'cdrDatabase', v.text, 'SQLite file of call detail records (relative: to the working directory); blank = no records'),
+  s('CdrRetentionDays', 'cdrRetentionDays', v.count, 'days call detail records are kept (purged daily); 0 = forever'),
   // JSON-RPC 2.0 over WebSocket (OpenSIPS call-api compatible)
   s('JsonRpcPort', 'jsonRpcPort', v.port, 'JSON-RPC over WebSocket port (path /call-api); 0 disables it'),
   s('JsonRpcBindAddress', 'jsonRpcBindAddress', v.address, 'address the JSON-RPC port listens on; blank = all interfaces (needs JsonRpcToken)'),
@@ -140,6 +156,16 @@ export function defaultConfig(): Config {
     // --- front-end caps and address policy (issue 12) ---
     xmlRpcMaxConnectionsPerAddress: 32,
     allowUriHeaders: false,
+    webhookUrls: [],
+    webhookSecret: '',
+    webhookEvents: [],
+    webhookTimeout: 5,
+    webhookMaxAttempts: 10,
+    webhookQueueSize: 10000,
+    webhookConcurrency: 4,
+    actionUrls: [],
+    cdrDatabase: 'data/cdr.sqlite',
+    cdrRetentionDays: 90,
     jsonRpcPort: 5059,
     jsonRpcBindAddress: '127.0.0.1',
     jsonRpcAllow: ['127.0.0.0/8', '::1/128'],

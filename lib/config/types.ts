@@ -58,6 +58,17 @@ export interface Config {
   sipAuthPassword: string
   sipAuthRealm: string
   maxCalls: number
+  // --- call events out and call detail records (docs/events.md, docs/cdr.md) ---
+  webhookUrls: string[]
+  webhookSecret: string
+  webhookEvents: string[]
+  webhookTimeout: number
+  webhookMaxAttempts: number
+  webhookQueueSize: number
+  webhookConcurrency: number
+  actionUrls: string[]
+  cdrDatabase: string
+  cdrRetentionDays: number
   // --- front-end caps and address policy (issue 12) ---
   xmlRpcMaxConnectionsPerAddress: number
   allowUriHeaders: boolean

@@ -93,6 +93,19 @@ export function digestAlgorithms(value: string): Array<'SHA-256' | 'MD5'> {
   return out as Array<'SHA-256' | 'MD5'>
 }
 
+/** one http(s) URL (as a one-element list, for repeatable settings); `{placeholders}` allowed */
+export function urlList(value: string): string[] {
+  if (value === '') return []
+  let url: URL
+  try {
+    url = new URL(value.replace(/\{[A-Za-z0-9]+\}/g, 'x'))
+  } catch {
+    throw new Error(`"${value}" is not a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`"${value}" is not an http: or https: URL`)
+  return [value]
+}
+
 /** comma-separated web origins: scheme://host[:port], lower-cased, no path */
 export function origins(value: string): string[] {
   return list(value).map((x) => {

@@ -84,6 +84,7 @@ export async function runDemo(out: Out = (l) => process.stdout.write(`${l}\n`)):
     udpTcpPort: 0,
     clickToCallIdentity: 'sip:click2call@127.0.0.1',
     logFilename: '',
+    cdrDatabase: '', // the demo leaves no files behind
     httpPort: 0,
     translationRules: [
       { pattern: '^alice$', output: alice.uri, file: 'demo', line: 1 },

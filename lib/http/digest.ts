@@ -4,7 +4,9 @@
  * with ===. Nonces are stateless: base64url(issued-at ms . HMAC(key, issued-at
  * . realm)) with a per-process random key, so they need no table and expire on
  * their own (`stale=true` then). `nc` replay is refused with a small bounded
- * map of the highest count seen per nonce.
+ * map of the counts seen per nonce: the highest, and which of the 32 below it
+ * were used (a browser's parallel requests may arrive out of order; a count
+ * is still taken once only).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
@@ -52,7 +54,8 @@ export function parseAuthParams(header: string): Record<string, string> {
 }
 
 export class DigestAuth {
-  private readonly ncSeen = new Map<string, number>()
+  /** nonce -> highest nc seen, and a bit per count of the 32 below it that was used */
+  private readonly ncSeen = new Map<string, { max: number; below: number }>()
 
   private readonly o: DigestOptions
 
@@ -118,15 +121,31 @@ export class DigestAuth {
     if (!safeEqual(expected, p.response.toLowerCase()) || !userOk) return fail('wrong credentials')
     if (nonceState === 'stale') return fail('nonce expired', true)
     const nc = parseInt(p.nc, 16)
-    const seen = this.ncSeen.get(p.nonce) ?? 0
-    if (nc <= seen) return fail('nonce count replayed')
-    this.remember(p.nonce, nc)
+    if (!this.takeCount(p.nonce, nc)) return fail('nonce count replayed')
     return { ok: true, algorithm, username }
   }
 
-  private remember(nonce: string, nc: number): void {
+  /** true when `nc` was not used with this nonce before (and marks it used) */
+  private takeCount(nonce: string, nc: number): boolean {
+    const seen = this.ncSeen.get(nonce) ?? { max: 0, below: 0 }
+    let next: { max: number; below: number }
+    if (nc > seen.max) {
+      const shift = nc - seen.max
+      // the old max becomes bit (shift - 1) below the new one; older ones move up with it
+      const moved = shift >= 32 ? 0 : (seen.below << shift) | (seen.max > 0 ? 1 << (shift - 1) : 0)
+      next = { max: nc, below: moved >>> 0 }
+    } else {
+      const bit = seen.max - nc - 1
+      if (nc === seen.max || bit >= 32 || (seen.below & (1 << bit)) !== 0) return false
+      next = { max: seen.max, below: (seen.below | (1 << bit)) >>> 0 }
+    }
+    this.remember(nonce, next)
+    return true
+  }
+
+  private remember(nonce: string, state: { max: number; below: number }): void {
     this.ncSeen.delete(nonce)
-    this.ncSeen.set(nonce, nc)
+    this.ncSeen.set(nonce, state)
     const max = this.o.maxTrackedNonces ?? 10_000
     while (this.ncSeen.size > max) {
       const oldest = this.ncSeen.keys().next().value as string

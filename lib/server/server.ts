@@ -14,6 +14,7 @@ import { createHttpFrontEnd, httpSettingsOf, type HttpFrontEnd } from '../http'
 import { createJsonRpcFrontEnd, type JsonRpcFrontEnd, type JsonRpcLiveSettings } from '../jsonrpc'
 import { ConfigError } from '../errors'
 import { version } from '../version'
+import { startEventOutputs, type EventOutputs, type EventOutputOverrides } from './outputs'
 import { validateConfig } from './validate'
 import { planReload, type ReloadPlan } from './reload'
 
@@ -23,6 +24,8 @@ export interface RunningServer {
   readonly xml: XmlFrontEnd | undefined
   readonly http: HttpFrontEnd | undefined
   readonly jsonrpc: JsonRpcFrontEnd | undefined
+  /** webhooks, action URLs and the CDR store (`outputs.cdr`) */
+  readonly outputs: EventOutputs
   /**
    * A re-read config (SIGHUP): validated like start-up (a ConfigError leaves
    * everything as it was), then every setting that can change without a new
@@ -45,6 +48,8 @@ export interface ServerOverrides {
   maxAuthFailures?: number
   /** lifetime of HTTP Digest nonces, ms (tests) */
   nonceTtlMs?: number
+  /** webhook backoff, CDR flush interval (tests) */
+  events?: EventOutputOverrides
   /** HTTP connection timers, ms (tests) */
   httpTimers?: { idleTimeoutMs?: number; headersTimeoutMs?: number; closeGraceMs?: number }
   /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
@@ -126,6 +131,8 @@ export async function startServer(
       allowUriHeaders: config.allowUriHeaders,
       logger,
     })
+    const outputs = startEventOutputs(config, calls, logger, overrides.events)
+    opened.push({ close: () => outputs.close(0) })
     // XmlRpcPort/HttpPort 0 disable the front-end, as in the original
     const listenPort = (p: number): number => (overrides.ephemeralPorts ? 0 : p)
     let xml: XmlFrontEnd | undefined
@@ -185,6 +192,7 @@ export async function startServer(
       xml,
       http,
       jsonrpc,
+      outputs,
       reload(file: Config): ReloadPlan {
         const t = validateConfig(file, { reload: true }).translator
         const plan = planReload(running, file, { httpLive: http !== undefined })
@@ -224,6 +232,7 @@ export async function startServer(
           await http?.close()
           await calls.close(timeoutMs)
           await jsonrpc?.close()
+          await outputs.close(Math.min(2000, timeoutMs))
           await new Promise((r) => setImmediate(r))
           await xml?.close()
           await sip.close()

@@ -9,6 +9,7 @@ import type { Config } from '../config'
 import { compileRules, type Translator } from '../translate'
 import { ConfigError } from '../errors'
 import { addressProblem } from '../call'
+import { checkEventSettings } from './outputs'
 import { isLoopback } from '../jsonrpc'
 
 export interface Validated {
@@ -64,5 +65,7 @@ export function validateConfig(config: Config, opts: { reload?: boolean } = {}):
       }
     }
   }
+  // action URL placeholders, webhook event names
+  checkEventSettings(config)
   return { translator, warnings }
 }

@@ -19,6 +19,7 @@ export async function startTestServer(settings: Partial<Config> = {}, overrides:
     udpTcpPort: 0,
     clickToCallIdentity: 'sip:click2call@127.0.0.1',
     logFilename: '',
+    cdrDatabase: '',
     translationRules: [
       { pattern: '^(sips?:.*)$', output: '$1', file: 'test', line: 1 },
       { pattern: '^(\\d+)$', output: 'sip:$1@127.0.0.1:9', file: 'test', line: 2 },
