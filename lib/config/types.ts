@@ -72,6 +72,18 @@ export interface Config {
   // --- front-end caps and address policy (issue 12) ---
   xmlRpcMaxConnectionsPerAddress: number
   allowUriHeaders: boolean
+  // --- JSON-RPC 2.0 over WebSocket (OpenSIPS call-api compatible) ---
+  jsonRpcPort: number
+  jsonRpcBindAddress: string
+  jsonRpcAllow: string[]
+  jsonRpcToken: string
+  jsonRpcOrigins: string[]
+  jsonRpcMaxMessageSize: number
+  jsonRpcMaxConnections: number
+  jsonRpcMaxConnectionsPerAddress: number
+  jsonRpcRateLimit: number
+  jsonRpcMaxCommandsPerConnection: number
+  jsonRpcPingInterval: number
 }
 
 export interface ConfigWarning {
