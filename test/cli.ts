@@ -22,7 +22,7 @@ function conf(name: string, text: string): string {
   return f
 }
 
-const good = conf('good.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 0\nLogFilename =\nTranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@gw.example.com;user=phone\n')
+const good = conf('good.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 0\nLogFilename =\nTranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@gw.example.com;user=phone\nJsonRpcPort = 0\n')
 
 t.test('--version and --help', async (t) => {
   const v = await run(['--version'])
@@ -94,7 +94,7 @@ t.test('a taken port is a clear start-up error (exit 69)', async (t) => {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
   t.teardown(() => srv.close())
   const port = (srv.address() as { port: number }).port
-  const taken = conf('taken.conf', `IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = ${port}\nHttpPort = 0\nLogFilename =\n`)
+  const taken = conf('taken.conf', `IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = ${port}\nHttpPort = 0\nJsonRpcPort = 0\nLogFilename =\n`)
   const r = await run(['-c', taken])
   t.equal(r.code, 69)
   t.match(r.stderr, /cannot listen for XML requests on 127\.0\.0\.1:\d+/)
@@ -104,7 +104,7 @@ t.test('HttpAuth on without a password refuses to start; HttpAuth off beyond loo
   const nopw = conf('nopw.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 0\nHttpAuth = enable\nHttpAuthPwd =\nLogFilename =\n')
   // HttpPort 0: the HTTP interface is off, so no password is needed
   t.equal((await run(['--check-config', '-c', nopw])).code, 0)
-  const nopw2 = conf('nopw2.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 58095\nHttpAuth = enable\nHttpAuthPwd =\nLogFilename =\n')
+  const nopw2 = conf('nopw2.conf', 'IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = 0\nHttpPort = 58095\nJsonRpcPort = 0\nHttpAuth = enable\nHttpAuthPwd =\nLogFilename =\n')
   const r = await run(['-c', nopw2])
   t.equal(r.code, 78)
   t.match(r.stderr, /HttpAuth is on but HttpAuthPwd is blank/)

@@ -47,7 +47,7 @@ async function daemon(t: Test, conf: string): Promise<Daemon> {
 }
 
 function config(xmlPort: number, target: Phone, extra = ''): string {
-  return `IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = ${xmlPort}\nHttpPort = 0\nLogFilename =\nInitiatorRingTimeout = 4\n${extra}TranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@127.0.0.1:${target.stack.port}\n`
+  return `IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = ${xmlPort}\nHttpPort = 0\nJsonRpcPort = 0\nLogFilename =\nInitiatorRingTimeout = 4\n${extra}TranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@127.0.0.1:${target.stack.port}\n`
 }
 
 /** a daemon whose rules send every number to a phone that rings for ever, and one request ringing there */

@@ -92,6 +92,18 @@ export const SETTINGS: Setting[] = [
   r('ActionUrl', 'actionUrls', v.urlList, 'Auerswald-style GET per call event, e.g. http://crm/ev?event={event}&callId={callId}&number={number}'),
   s('CdrDatabase', 'cdrDatabase', v.text, 'SQLite file of call detail records (relative: to the working directory); blank = no records'),
   s('CdrRetentionDays', 'cdrRetentionDays', v.count, 'days call detail records are kept (purged daily); 0 = forever'),
+  // JSON-RPC 2.0 over WebSocket (OpenSIPS call-api compatible)
+  s('JsonRpcPort', 'jsonRpcPort', v.port, 'JSON-RPC over WebSocket port (path /call-api); 0 disables it'),
+  s('JsonRpcBindAddress', 'jsonRpcBindAddress', v.address, 'address the JSON-RPC port listens on; blank = all interfaces (needs JsonRpcToken)'),
+  s('JsonRpcAllow', 'jsonRpcAllow', v.cidrList, 'addresses/CIDRs allowed to connect to the JSON-RPC port'),
+  s('JsonRpcToken', 'jsonRpcToken', v.text, 'bearer token clients must send (Authorization: Bearer or ?token=); required beyond loopback'),
+  s('JsonRpcOrigins', 'jsonRpcOrigins', v.list, 'browser Origins allowed without a token; blank = browsers need the token'),
+  s('JsonRpcMaxMessageSize', 'jsonRpcMaxMessageSize', v.positive, 'largest JSON-RPC message in bytes; larger closes the connection'),
+  s('JsonRpcMaxConnections', 'jsonRpcMaxConnections', v.positive, 'most JSON-RPC connections at once'),
+  s('JsonRpcMaxConnectionsPerAddress', 'jsonRpcMaxConnectionsPerAddress', v.positive, 'most JSON-RPC connections from one address'),
+  s('JsonRpcRateLimit', 'jsonRpcRateLimit', v.count, 'most JSON-RPC commands per second on one connection (0 = no limit)'),
+  s('JsonRpcMaxCommandsPerConnection', 'jsonRpcMaxCommandsPerConnection', v.positive, 'most JSON-RPC commands in progress (not yet Ended) on one connection'),
+  s('JsonRpcPingInterval', 'jsonRpcPingInterval', v.count, 'seconds between WebSocket pings; a client silent for two is dropped (0 = no pings)'),
 ]
 
 export const SETTINGS_BY_NAME = new Map(SETTINGS.map((x) => [x.name.toLowerCase(), x]))
@@ -166,5 +178,16 @@ export function defaultConfig(): Config {
     actionUrls: [],
     cdrDatabase: 'data/cdr.sqlite',
     cdrRetentionDays: 90,
+    jsonRpcPort: 5059,
+    jsonRpcBindAddress: '127.0.0.1',
+    jsonRpcAllow: ['127.0.0.0/8', '::1/128'],
+    jsonRpcToken: '',
+    jsonRpcOrigins: [],
+    jsonRpcMaxMessageSize: 16384,
+    jsonRpcMaxConnections: 64,
+    jsonRpcMaxConnectionsPerAddress: 16,
+    jsonRpcRateLimit: 20,
+    jsonRpcMaxCommandsPerConnection: 32,
+    jsonRpcPingInterval: 30,
   }
 }

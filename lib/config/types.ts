@@ -78,6 +78,18 @@ export interface Config {
   sipIdleConnectionTimeout: number
   tlsVerifyServer: boolean
   tlsCaFile: string
+  // --- JSON-RPC 2.0 over WebSocket (OpenSIPS call-api compatible) ---
+  jsonRpcPort: number
+  jsonRpcBindAddress: string
+  jsonRpcAllow: string[]
+  jsonRpcToken: string
+  jsonRpcOrigins: string[]
+  jsonRpcMaxMessageSize: number
+  jsonRpcMaxConnections: number
+  jsonRpcMaxConnectionsPerAddress: number
+  jsonRpcRateLimit: number
+  jsonRpcMaxCommandsPerConnection: number
+  jsonRpcPingInterval: number
 }
 
 export interface ConfigWarning {

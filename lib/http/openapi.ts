@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 description of the REST API, served at /v1/openapi.json.
  * A test checks every route's real answers against it.
  */
+import { CDR_PROBLEMS } from '../store'
 import { version } from '../version'
 import { PROBLEMS, PROBLEM_TYPE_PREFIX } from './problem'
 
@@ -141,11 +142,13 @@ export function openApiDocument(): object {
       schemas: {
         Call: call,
         CallList: { type: 'object', required: ['calls'], properties: { calls: { type: 'array', items: call } } },
+        CdrRecord: { type: 'object', required: ['callId', 'createdAt', 'endedAt', 'outcome'], properties: { callId: { type: 'string' }, createdAt: { type: 'string' }, endedAt: { type: 'string' }, outcome: { type: 'string' } } },
+        CdrPage: { type: 'object', required: ['records', 'nextCursor'], properties: { records: { type: 'array', items: ref('CdrRecord') }, nextCursor: { type: ['string', 'null'] } } },
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail'],
           properties: {
-            type: { type: 'string', enum: Object.keys(PROBLEMS).map((k) => `${PROBLEM_TYPE_PREFIX}${k}`) },
+            type: { type: 'string', enum: [...new Set([...Object.keys(PROBLEMS).map((k) => `${PROBLEM_TYPE_PREFIX}${k}`), ...Object.values(CDR_PROBLEMS)])] },
             title: { type: 'string' },
             status: { type: 'integer' },
             detail: { type: 'string' },
@@ -221,8 +224,33 @@ export function openApiDocument(): object {
         },
       },
       '/v1/calls/{id}': {
-        get: { summary: 'A call with its legs, state, events and times', tags: ['calls'], parameters: [idParam], responses: { '200': callAnswer('The call'), ...ERRORS, '404': problem('No such call (or it ended longer than ResultCacheTime ago)') } },
+        get: {
+          summary: 'A call with its legs, state, events and times; after ResultCacheTime, its call detail record',
+          tags: ['calls'],
+          parameters: [idParam],
+          responses: {
+            '200': {
+              description: 'The call (while it lives and ResultCacheTime after), or `{record}` from the call detail records',
+              content: { 'application/json': { schema: { oneOf: [ref('Call'), { type: 'object', required: ['record'], properties: { record: ref('CdrRecord') }, additionalProperties: false }] } } },
+            },
+            ...ERRORS,
+            '404': problem('No such call, live, kept or recorded'),
+          },
+        },
         delete: { summary: 'End a call (CANCEL before answer, BYE after)', tags: ['calls'], parameters: [idParam], responses: { '200': callAnswer('The call, ended'), ...ERRORS, '404': problem('No such call'), '409': problem('The call has already ended') } },
+      },
+      '/v1/cdr': {
+        get: {
+          summary: 'Call detail records, newest first; filters from, to, initiator, destination, outcome; limit and cursor',
+          tags: ['cdr'],
+          parameters: ['from', 'to', 'initiator', 'destination', 'outcome', 'limit', 'cursor'].map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } })),
+          responses: {
+            '200': { description: 'A page of records (JSON, or CSV with `Accept: text/csv` and the next cursor in X-Next-Cursor)', content: { 'application/json': { schema: ref('CdrPage') }, 'text/csv': { schema: { type: 'string' } } } },
+            '400': problem('A filter is not valid'),
+            '401': problem('Authentication required'),
+            '503': problem('Call detail records are off (CdrDatabase blank) or unavailable'),
+          },
+        },
       },
       '/v1/calls/{id}/hold': verbPath('Hold a leg, or both (re-INVITE with a=sendonly)', 'LegBody'),
       '/v1/calls/{id}/unhold': verbPath('Resume a leg, or both', 'LegBody'),

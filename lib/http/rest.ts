@@ -3,6 +3,7 @@
  * read and end calls, and the call layer's verbs (hold, unhold, transfer,
  * join). Bodies are JSON objects; errors are problem+json.
  */
+import { cdrCall, cdrList } from '../store'
 import type { CallHandle, CallFilter, CallRequest } from '../call'
 import { readJsonObject } from './body'
 import { callJson } from './call-json'
@@ -127,8 +128,22 @@ function getCall(ctx: RequestContext): void {
   const key = ctx.params.id!
   const handle = ctx.calls.find(key)
   const snap = handle?.snapshot() ?? ctx.calls.get(key) ?? ctx.calls.findBySetupId(key)
-  if (!snap) throw new HttpProblem('not-found', `no call ${key}`)
-  json(ctx, 200, callJson(snap, handle))
+  if (snap) {
+    json(ctx, 200, callJson(snap, handle))
+    return
+  }
+  // past ResultCacheTime: the call detail record, when there is one
+  const record = ctx.cdr ? cdrCall(ctx.cdr, key) : undefined
+  if (record?.status === 200) {
+    ctx.send(record)
+    return
+  }
+  throw new HttpProblem('not-found', `no call ${key}`)
+}
+
+/** GET /v1/cdr: call detail records, JSON or CSV (Accept: text/csv), cursor-paged */
+function listRecords(ctx: RequestContext): void {
+  ctx.send(cdrList(ctx.cdr, ctx.url.searchParams, ctx.req.headers.accept))
 }
 
 const ID = '(?<id>[^/]{1,128})'
@@ -139,6 +154,7 @@ export const restRoutes: Route[] = [
   { methods: ['GET', 'HEAD'], path: /^\/v1\/calls$/, auth: 'user', errors: 'problem', handle: listCalls },
   { methods: ['DELETE'], path: /^\/v1\/calls$/, auth: 'user', errors: 'problem', handle: endBySetupId },
   { methods: ['GET', 'HEAD'], path: new RegExp(`^/v1/calls/${ID}$`), auth: 'user', errors: 'problem', handle: getCall },
+  { methods: ['GET', 'HEAD'], path: /^\/v1\/cdr$/, auth: 'user', errors: 'problem', handle: listRecords },
   { methods: ['DELETE'], path: new RegExp(`^/v1/calls/${ID}$`), auth: 'user', errors: 'problem', handle: (ctx) => endCall(ctx, ctx.params.id!) },
   ...(['hold', 'unhold', 'transfer', 'join'] as const).map(
     (name): Route => ({ methods: ['POST'], path: new RegExp(`^/v1/calls/${ID}/${name}$`), auth: 'user', errors: 'problem', handle: (ctx) => verb(ctx, name) }),

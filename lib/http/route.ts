@@ -6,6 +6,7 @@
 import type http from 'node:http'
 import type { Logger } from 'pino'
 import type { CallService } from '../call'
+import type { CdrStore } from '../store'
 import type { Answer } from './respond'
 import type { HttpSettings } from './settings'
 
@@ -23,6 +24,8 @@ export interface RequestContext {
   user: string | undefined
   settings: HttpSettings
   calls: CallService
+  /** call detail records; undefined when CdrDatabase is blank */
+  cdr: CdrStore | undefined
   log: Logger
   /** counts one call placed from this address; false: over HttpRateLimit */
   takeCallSlot(): boolean

@@ -25,11 +25,14 @@ import { errorAnswer, HttpProblem } from './problem'
 import { send, type Answer } from './respond'
 import type { ErrorStyle, RequestContext, Route } from './route'
 import { restRoutes } from './rest'
+import type { CdrStore } from '../store'
 import { DEFAULT_HTTP_SETTINGS, type HttpSettings } from './settings'
 import { sipxrestRoutes } from './sipxrest'
 
 export interface HttpFrontEndOptions extends Partial<HttpSettings> {
   calls: CallService
+  /** call detail records, for GET /v1/cdr and the fallback of GET /v1/calls/{id} (absent: off) */
+  cdr?: CdrStore | undefined
   port: number
   /** bind address; '' = all interfaces */
   host: string
@@ -163,6 +166,7 @@ export async function createHttpFrontEnd(o: HttpFrontEndOptions): Promise<HttpFr
       user,
       settings: s,
       calls: o.calls,
+      cdr: o.cdr,
       log,
       takeCallSlot: () => callRate.take(remote),
       readBody: () => readBody(req, s.maxBodySize),

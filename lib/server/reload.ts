@@ -46,9 +46,14 @@ function httpLive(f: Field): boolean {
   return f.startsWith('http') && f !== 'httpPort' && f !== 'httpBindAddress'
 }
 
+/** every JsonRpc* setting but the port and bind address */
+function jsonRpcLive(f: Field): boolean {
+  return f.startsWith('jsonRpc') && f !== 'jsonRpcPort' && f !== 'jsonRpcBindAddress'
+}
+
 /** the restart-only settings (for docs and tests): everything not live */
 export function restartFields(all: readonly Field[]): Field[] {
-  return all.filter((f) => f !== 'file' && !LIVE_FIELDS.includes(f) && !xmlLive(f) && !httpLive(f))
+  return all.filter((f) => f !== 'file' && !LIVE_FIELDS.includes(f) && !xmlLive(f) && !httpLive(f) && !jsonRpcLive(f))
 }
 
 /** the setting's name as the file spells it (first name for a field with two spellings) */
@@ -97,7 +102,7 @@ export interface ReloadPlan {
 }
 
 export function planReload(running: Config, next: Config, opts: { httpLive: boolean }): ReloadPlan {
-  const live = (f: Field): boolean => LIVE_FIELDS.includes(f) || xmlLive(f) || (opts.httpLive && httpLive(f))
+  const live = (f: Field): boolean => LIVE_FIELDS.includes(f) || xmlLive(f) || jsonRpcLive(f) || (opts.httpLive && httpLive(f))
   const changed = changedFields(running, next)
   const applied: string[] = []
   const restart: string[] = []

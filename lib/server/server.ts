@@ -11,6 +11,7 @@ import { createSipStack, type SipStack, type SipCredentials } from '../sip'
 import { CallManager } from '../call'
 import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
 import { createHttpFrontEnd, httpSettingsOf, type HttpFrontEnd } from '../http'
+import { createJsonRpcFrontEnd, type JsonRpcFrontEnd, type JsonRpcLiveSettings } from '../jsonrpc'
 import { ConfigError } from '../errors'
 import { version } from '../version'
 import { startEventOutputs, type EventOutputs, type EventOutputOverrides } from './outputs'
@@ -23,6 +24,7 @@ export interface RunningServer {
   readonly calls: CallManager
   readonly xml: XmlFrontEnd | undefined
   readonly http: HttpFrontEnd | undefined
+  readonly jsonrpc: JsonRpcFrontEnd | undefined
   /** webhooks, action URLs and the CDR store (`outputs.cdr`) */
   readonly outputs: EventOutputs
   /**
@@ -53,6 +55,8 @@ export interface ServerOverrides {
   httpTimers?: { idleTimeoutMs?: number; headersTimeoutMs?: number; closeGraceMs?: number }
   /** listen on ephemeral ports for every enabled front-end (tests run in parallel) */
   ephemeralPorts?: boolean
+  /** JSON-RPC ping period and slow-reader bound (tests) */
+  jsonRpc?: { pingIntervalMs?: number; maxBufferedBytes?: number }
 }
 
 function headerMap(headers: { name: string; value: string }[]): Record<string, string[]> {
@@ -154,6 +158,7 @@ export async function startServer(
     if (config.httpPort !== 0) {
       http = await createHttpFrontEnd({
         calls,
+        cdr: outputs.cdr,
         port: listenPort(config.httpPort),
         host: config.httpBindAddress,
         ...httpSettingsOf(config),
@@ -165,12 +170,15 @@ export async function startServer(
       })
       opened.push(http)
     }
+    const jsonrpc = config.jsonRpcPort !== 0 ? await startJsonRpc(config, listenPort(config.jsonRpcPort), calls, logger, overrides) : undefined
+    if (jsonrpc) opened.push(jsonrpc)
     logger.info(
       {
         sipPort: sip.port,
         tlsPort: sip.tlsPort,
         xmlRpcPort: xml?.port,
         httpPort: http?.port,
+        jsonRpcPort: jsonrpc?.port,
         rules: config.translationRules.length,
         version,
       },
@@ -183,6 +191,7 @@ export async function startServer(
       calls,
       xml,
       http,
+      jsonrpc,
       outputs,
       reload(file: Config): ReloadPlan {
         const t = validateConfig(file, { reload: true }).translator
@@ -214,6 +223,7 @@ export async function startServer(
           allowUriHeaders: next.allowUriHeaders,
         })
         http?.reconfigure(httpSettingsOf(next))
+        jsonrpc?.reconfigure(jsonRpcLive(next, overrides))
         running = next
         logger.info({ rules: next.translationRules.length, applied: plan.applied, restartNeeded: plan.restart }, 'configuration reloaded')
         return plan
@@ -225,6 +235,7 @@ export async function startServer(
           xml?.stopAccepting()
           await http?.close()
           await calls.close(timeoutMs)
+          await jsonrpc?.close()
           await outputs.close(Math.min(2000, timeoutMs))
           await new Promise((r) => setImmediate(r))
           await xml?.close()
@@ -238,4 +249,29 @@ export async function startServer(
     await Promise.allSettled(opened.map((o) => o.close()))
     throw err
   }
+}
+
+function jsonRpcLive(config: Config, overrides: ServerOverrides): JsonRpcLiveSettings {
+  return {
+    allow: config.jsonRpcAllow,
+    token: config.jsonRpcToken,
+    origins: config.jsonRpcOrigins,
+    maxMessageSize: config.jsonRpcMaxMessageSize,
+    maxConnections: config.jsonRpcMaxConnections,
+    maxConnectionsPerAddress: config.jsonRpcMaxConnectionsPerAddress,
+    rateLimit: config.jsonRpcRateLimit,
+    maxCommandsPerConnection: config.jsonRpcMaxCommandsPerConnection,
+    pingIntervalMs: overrides.jsonRpc?.pingIntervalMs ?? config.jsonRpcPingInterval * 1000,
+  }
+}
+
+function startJsonRpc(config: Config, port: number, calls: CallManager, logger: Logger, overrides: ServerOverrides): Promise<JsonRpcFrontEnd> {
+  return createJsonRpcFrontEnd({
+    ...jsonRpcLive(config, overrides),
+    calls,
+    port,
+    host: config.jsonRpcBindAddress,
+    ...(overrides.jsonRpc?.maxBufferedBytes ? { maxBufferedBytes: overrides.jsonRpc.maxBufferedBytes } : {}),
+    logger,
+  })
 }

@@ -12,6 +12,7 @@ import { addressProblem } from '../call'
 import { loadTlsFiles } from '../sip'
 import { sipTlsOptions } from './sip-options'
 import { checkEventSettings } from './outputs'
+import { isLoopback } from '../jsonrpc'
 
 export interface Validated {
   translator: Translator
@@ -40,6 +41,12 @@ export function validateConfig(config: Config, opts: { reload?: boolean } = {}):
   if (identity) throw new ConfigError(`ClickToCallIdentity: ${identity}`, config.file)
   if (config.httpPort !== 0 && config.httpAuth && !config.httpAuthPwd) {
     throw new ConfigError('HttpAuth is on but HttpAuthPwd is blank: refusing to start the HTTP interface', config.file)
+  }
+  if (config.jsonRpcPort !== 0 && config.jsonRpcToken === '' && !isLoopback(config.jsonRpcBindAddress)) {
+    throw new ConfigError(
+      `JsonRpcBindAddress is ${config.jsonRpcBindAddress || 'blank (all interfaces)'} but JsonRpcToken is blank: refusing to start the JSON-RPC interface beyond loopback without a token`,
+      config.file,
+    )
   }
   if (config.dnsServers.length > 0) {
     try {

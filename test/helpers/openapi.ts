@@ -28,6 +28,10 @@ function typeOf(v: Json): string {
 
 export function validate(doc: Schema, schema: Schema, value: Json, at = ''): string[] {
   const s = resolve(doc, schema)
+  if (Array.isArray(s.oneOf)) {
+    const fits = (s.oneOf as Schema[]).filter((branch) => validate(doc, branch, value, at).length === 0).length
+    return fits === 1 ? [] : [`${at || '/'}: fits ${fits} of the oneOf branches, not exactly one`]
+  }
   const errors: string[] = []
   const t = typeOf(value)
   if (s.type !== undefined) {
