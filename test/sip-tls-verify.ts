@@ -116,7 +116,7 @@ t.test('through the server: an untrusted TLS initiator is reported 503; with TLS
     [{}, 503],
     [{ tlsCaFile: file('ca.pem') }, 200],
   ] as const) {
-    const srv = await startTestServer({ ...settings, initiatorRingTimeout: 8 })
+    const srv = await startTestServer({ ...settings, initiatorRingTimeout: 8, cdrDatabase: '' })
     t.teardown(() => srv.close())
     const c = await XmlClient.connect(srv.xmlPort)
     t.teardown(() => c.close())
@@ -150,7 +150,7 @@ t.test('reload: a CA file, the listener\'s certificate and the verification swit
 
 t.test('server reload: TLSCAFile set by SIGHUP makes the TLS initiator trusted', async (t) => {
   const peer = await tlsPeer(t, 'good')
-  const srv = await startTestServer({ initiatorRingTimeout: 8 })
+  const srv = await startTestServer({ initiatorRingTimeout: 8, cdrDatabase: '' })
   t.teardown(() => srv.close())
   const call = async (): Promise<number | undefined> => {
     const c = await XmlClient.connect(srv.xmlPort)
