@@ -550,7 +550,7 @@ async function loadHistory(): Promise<void> {
     note.className = 'note'
   } else {
     historyFromCdr = false
-    const why = r.status === 404 ? 'this server has no call detail records (GET /v1/cdr answered 404)' : r.status === 0 ? 'the call detail records could not be reached' : `the call detail records are not available (${r.message})`
+    const why = r.status === 404 || r.status === 503 ? `this server keeps no call detail records (GET /v1/cdr answered ${r.status})` : r.status === 0 ? 'the call detail records could not be reached' : `the call detail records are not available (${r.message})`
     note.textContent = `Showing the calls that ended since the server started: ${why}.`
     note.className = 'note warn'
   }
