@@ -189,7 +189,7 @@ export class CallManager implements CallService {
     const ending: Promise<void>[] = []
     for (const call of this.registry.liveCalls()) {
       if (!call.reportedFinal) call.failCurrentLeg(503)
-      ending.push(call.hangUp('server shutting down', 'server'))
+      ending.push(call.hangUp('server shutting down', 'server', call.bridgedAt === null ? 'cancelled' : undefined))
     }
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
