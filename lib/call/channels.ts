@@ -7,7 +7,8 @@
 import diagnostics from 'node:diagnostics_channel'
 import type { CallEvent, CallEventType } from './api'
 
-const TYPES: readonly CallEventType[] = [
+/** every type a CallEvent can have, in the order of a call's life */
+export const CALL_EVENT_TYPES: readonly CallEventType[] = [
   'created',
   'ringing',
   'answered',
@@ -25,7 +26,7 @@ const TYPES: readonly CallEventType[] = [
 ]
 
 export const callChannels: Readonly<Record<CallEventType, diagnostics.Channel>> = Object.fromEntries(
-  TYPES.map((t) => [t, diagnostics.channel(`clicktocall:call:${t}`)]),
+  CALL_EVENT_TYPES.map((t) => [t, diagnostics.channel(`clicktocall:call:${t}`)]),
 ) as Record<CallEventType, diagnostics.Channel>
 
 export function publishEvent(event: CallEvent): void {

@@ -3,24 +3,11 @@
  * time, its own fields under `data`) and the call as it is at that moment
  * (addresses, mode, state, and both legs). Documented in docs/events.md.
  */
-import type { CallEvent, CallSnapshot, LegSnapshot } from '../call'
+import { CALL_EVENT_TYPES, type CallEvent, type CallSnapshot, type LegSnapshot } from '../call'
 import { callDurations } from '../store'
 
 /** typed events sent when WebhookEvents is blank (`result` and `state` are the front-ends' own) */
-export const DEFAULT_WEBHOOK_EVENTS: readonly string[] = [
-  'created',
-  'ringing',
-  'answered',
-  'referring',
-  'fallback',
-  'bridged',
-  'held',
-  'resumed',
-  'transferring',
-  'transferred',
-  'joined',
-  'ended',
-]
+export const DEFAULT_WEBHOOK_EVENTS: readonly string[] = CALL_EVENT_TYPES.filter((t) => t !== 'result' && t !== 'state')
 
 /** every type a CallEvent can have, to check WebhookEvents */
 export const ALL_EVENT_TYPES: readonly string[] = [...DEFAULT_WEBHOOK_EVENTS, 'result', 'state']

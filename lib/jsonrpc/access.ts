@@ -4,36 +4,11 @@
  * Origin rule (a page in a browser may not drive a loopback API that has
  * no token).
  */
-import net from 'node:net'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { allowList, isAllowed, isLoopback } from '../net'
 
-export function allowList(cidrs: string[]): net.BlockList {
-  const list = new net.BlockList()
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/')
-    const type = net.isIPv6(addr!) ? 'ipv6' : 'ipv4'
-    list.addSubnet(addr!, Number(bits ?? (type === 'ipv4' ? 32 : 128)), type)
-  }
-  return list
-}
-
-function unmapped(address: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  return m ? m[1]! : address
-}
-
-export function isAllowed(list: net.BlockList, address: string): boolean {
-  const a = unmapped(address)
-  return list.check(a, net.isIPv6(a) ? 'ipv6' : 'ipv4')
-}
-
-/** true for 127.0.0.0/8 and ::1; blank (all interfaces) is not loopback */
-export function isLoopback(address: string): boolean {
-  const a = unmapped(address)
-  if (net.isIPv4(a)) return a.startsWith('127.')
-  return a === '::1'
-}
+export { allowList, isAllowed, isLoopback }
 
 /** the token the client sent: `Authorization: Bearer X`, else `?token=X` */
 export function presentedToken(req: IncomingMessage): string | undefined {

@@ -19,7 +19,7 @@ import { StreamFramer } from './framing'
 import { SipParseError, firstLine, parseDatagram, serialize, type SipMessage } from './message'
 import { inboundCap, openFileLimit } from './fd-limit'
 import { loadTlsFiles } from './tls-files'
-import { addressKey } from './address-key'
+import { addressKey } from '../net'
 
 export type Protocol = 'UDP' | 'TCP' | 'TLS'
 

@@ -8,6 +8,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
+import { addressKey, allowList, isAllowed } from '../net'
 import type { CallHandle, CallResult, CallService } from '../call'
 import { BindError, ConfigError } from '../errors'
 import { RequestFramer } from './framer'
@@ -55,43 +56,6 @@ export interface XmlFrontEnd {
   stopAccepting(): void
   /** stop taking connections and end the open ones */
   close(): Promise<void>
-}
-
-export function allowList(cidrs: string[]): net.BlockList {
-  const list = new net.BlockList()
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/')
-    const type = net.isIPv6(addr!) ? 'ipv6' : 'ipv4'
-    list.addSubnet(addr!, Number(bits ?? (type === 'ipv4' ? 32 : 128)), type)
-  }
-  return list
-}
-
-function expandIpv6(address: string): string[] {
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined]
-  const h = head ? head.split(':') : []
-  const tl = tail !== undefined && tail !== '' ? tail.split(':') : []
-  const fill = tail !== undefined ? Array<string>(Math.max(0, 8 - h.length - tl.length)).fill('0') : []
-  return [...h, ...fill, ...tl]
-}
-
-/**
- * The key one address is counted under for the per-address cap: the IPv4
- * address (IPv4-mapped IPv6 included), or the /64 of an IPv6 address (one
- * host usually has a whole /64).
- */
-export function addressKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  if (mapped) return mapped[1]!
-  if (!net.isIPv6(address)) return address
-  const groups = expandIpv6(address.toLowerCase().replace(/%.*$/, ''))
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
-}
-
-export function isAllowed(list: net.BlockList, address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address)
-  if (mapped) return list.check(mapped[1]!, 'ipv4')
-  return list.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4')
 }
 
 class Connection {
@@ -370,3 +334,5 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
       }),
   }
 }
+
+export { addressKey, allowList, isAllowed }
