@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import type * as sip from 'sip'
 import type { Dialog, DialogEndReason, IncomingRefer, IncomingReinvite, NameAddr, ReferSubscription } from './api'
-import type { SentRequest, Stack } from './stack'
+import type { ReferDialog, Reply, SentRequest, StackCore, StackDialog } from './core'
 import { stringifyUri as sipStringifyUri } from 'sip'
 import { parseSipUri } from './uri'
 import type { Protocol, Remote } from './transport'
@@ -15,7 +15,6 @@ import { headerText, makeResponse, nameAddr, randomToken, type NameAddrHeader, t
 import { ALLOW } from './constants'
 import { ReferClient, IncomingReferImpl } from './refer'
 
-type Reply = (status: number, reason: string, headers?: Record<string, unknown>, content?: string) => void
 
 export interface DialogInit {
   callId: string
@@ -33,7 +32,7 @@ export interface DialogInit {
   inviteSeq: number
 }
 
-export class DialogImpl extends EventEmitter implements Dialog {
+export class DialogImpl extends EventEmitter implements Dialog, StackDialog, ReferDialog {
   readonly id: string
   readonly callId: string
   readonly localTag: string
@@ -60,7 +59,7 @@ export class DialogImpl extends EventEmitter implements Dialog {
   private inviteUsageEnded = false
 
   constructor(
-    readonly stack: Stack,
+    readonly stack: StackCore,
     init: DialogInit,
   ) {
     super()

@@ -9,12 +9,12 @@ import type * as sip from 'sip'
 import { parseSipUri } from './uri'
 import type { InviteOptions, OutgoingInvite } from './api'
 import { ALLOW } from './constants'
-import type { SentRequest, Stack } from './stack'
+import type { SentRequest, StackClientInvite, StackCore } from './core'
 import { DialogImpl, newTag } from './dialog'
 import { nameAddr, randomToken, type SipMessage } from './message'
 import type { Protocol } from './transport'
 
-export class InviteClient extends EventEmitter implements OutgoingInvite {
+export class InviteClient extends EventEmitter implements OutgoingInvite, StackClientInvite {
   readonly callId: string
   private readonly localTag = newTag()
   private request: SipMessage | undefined
@@ -29,7 +29,7 @@ export class InviteClient extends EventEmitter implements OutgoingInvite {
   private seq = 1
 
   constructor(
-    private readonly stack: Stack,
+    private readonly stack: StackCore,
     private readonly options: InviteOptions,
   ) {
     super()

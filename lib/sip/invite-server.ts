@@ -6,13 +6,13 @@
 import { EventEmitter } from 'node:events'
 import type * as sip from 'sip'
 import type { Dialog, IncomingInvite, NameAddr } from './api'
-import type { Stack } from './stack'
+import type { StackCore, StackServerInvite } from './core'
 import type { Remote } from './transport'
 import { DialogImpl, newTag } from './dialog'
 import { makeResponse, unquote, type SipMessage } from './message'
 import { parseSipUri } from './uri'
 
-export class IncomingInviteImpl extends EventEmitter implements IncomingInvite {
+export class IncomingInviteImpl extends EventEmitter implements IncomingInvite, StackServerInvite {
   readonly callId: string
   readonly requestUri: string
   readonly from: NameAddr
@@ -25,7 +25,7 @@ export class IncomingInviteImpl extends EventEmitter implements IncomingInvite {
   private readonly branch: string
 
   constructor(
-    private readonly stack: Stack,
+    private readonly stack: StackCore,
     private readonly m: SipMessage,
     private readonly st: sip.ServerTransaction,
     private readonly remote: Remote,

@@ -5,8 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { IncomingRefer, NameAddr, ReferSubscription } from './api'
-import type { DialogImpl } from './dialog'
-import type { SentRequest } from './stack'
+import type { ReferDialog, Reply, SentRequest } from './core'
 import { headerText, nameAddr, type SipMessage } from './message'
 
 /** `SIP/2.0 180 Ringing` -> {180, 'Ringing'}; anything else is a 400 (as the original). */
@@ -22,7 +21,7 @@ export class ReferClient extends EventEmitter implements ReferSubscription {
   private seq = 0
 
   constructor(
-    private readonly dialog: DialogImpl,
+    private readonly dialog: ReferDialog,
     private readonly options: { referTo: string; referredBy?: NameAddr },
   ) {
     super()
@@ -89,7 +88,6 @@ export class ReferClient extends EventEmitter implements ReferSubscription {
   }
 }
 
-type Reply = (status: number, reason: string, headers?: Record<string, unknown>, content?: string) => void
 
 export class IncomingReferImpl implements IncomingRefer {
   readonly referTo: string
@@ -99,7 +97,7 @@ export class IncomingReferImpl implements IncomingRefer {
   private readonly referSeq: number
 
   constructor(
-    private readonly dialog: DialogImpl,
+    private readonly dialog: ReferDialog,
     m: SipMessage,
     private readonly reply: Reply,
   ) {

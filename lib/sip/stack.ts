@@ -14,7 +14,7 @@ import { Transports, type InboundLimits, type Protocol, type Remote } from './tr
 import { authorize } from './digest'
 import { parseSipUri } from './uri'
 import { firstLine, makeResponse, randomToken, viaParams, type SipMessage } from './message'
-import type { DialogImpl } from './dialog'
+import type { ResponseHandler, SentRequest, StackClientInvite, StackCore, StackDialog, StackServerInvite, Timers } from './core'
 import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
 import { CallIdMap } from './call-index'
@@ -36,22 +36,7 @@ function inboundLimits(o: Pick<SipStackOptions, 'connections'>): InboundLimits {
   }
 }
 
-export interface Timers {
-  T1: number
-  T2: number
-  T4: number
-  noNotifyTimeoutMs: number
-}
-
-export type ResponseHandler = (rs: SipMessage) => void
-
-export interface SentRequest {
-  /** the request as sent (Via branch filled) */
-  request: SipMessage
-  remote: Remote | undefined
-  /** end the client transaction now; no further responses are reported */
-  abort(): void
-}
+export type { Timers, ResponseHandler, SentRequest } from './core'
 
 function defaultHost(address: string): string {
   if (address && address !== '0.0.0.0' && address !== '::') return address
@@ -61,7 +46,7 @@ function defaultHost(address: string): string {
   return '127.0.0.1'
 }
 
-export class Stack extends EventEmitter implements SipStack {
+export class Stack extends EventEmitter implements SipStack, StackCore {
   readonly host: string
   readonly log: Logger
   readonly timers: Timers
@@ -71,11 +56,11 @@ export class Stack extends EventEmitter implements SipStack {
   private readonly credentials: SipCredentials[] | undefined
   private readonly outboundProxy: sip.SipUri | undefined
   /** dialogs by call-id|local tag|remote tag */
-  readonly dialogs = new CallIdMap<string, DialogImpl>()
+  readonly dialogs = new CallIdMap<string, StackDialog>()
   /** server INVITE transactions by top Via branch, for CANCEL */
-  readonly serverInvites = new CallIdMap<string, IncomingInviteImpl>()
+  readonly serverInvites = new CallIdMap<string, StackServerInvite>()
   /** client INVITEs by call-id, for 2xx after the transaction ended */
-  readonly clientInvites = new Map<string, InviteClient>()
+  readonly clientInvites = new Map<string, StackClientInvite>()
   private closed = false
 
   constructor(private readonly options: SipStackOptions) {
@@ -443,7 +428,7 @@ export class Stack extends EventEmitter implements SipStack {
   }
 
   /** A request from the peer carries our tag in To; a response to us carries it in From. */
-  findDialog(m: SipMessage, side: 'uas' | 'uac'): DialogImpl | undefined {
+  findDialog(m: SipMessage, side: 'uas' | 'uac'): StackDialog | undefined {
     const callId = String(m.headers['call-id'])
     const fromTag = String(m.headers.from.params?.tag ?? '')
     const toTag = String(m.headers.to.params?.tag ?? '')
