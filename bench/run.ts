@@ -135,7 +135,7 @@ async function startServer(dir: string, rules: string, profile: boolean, pin = f
   writeFileSync(
     conf,
     `IPAddress = 127.0.0.1\nUDPTCPPort = ${sipPort}\nXmlRpcPort = ${xmlPort}\nHttpPort = 0\nJsonRpcPort = 0\nLogLevel = WARNING\nLogFilename =\n` +
-      `XmlRpcRateLimit = 0\nXmlRpcMaxCallsPerConnection = 100000\nXmlRpcMaxConnections = 1000\nMaxCalls = 100000\nKeepAlives = disable\n` +
+      `XmlRpcRateLimit = 0\nXmlRpcMaxCallsPerConnection = 100000\nXmlRpcMaxConnections = 1000\nXmlRpcMaxConnectionsPerAddress = 1000\nMaxCalls = 100000\nKeepAlives = disable\n` +
       // a call that fails should fail fast: the benchmark counts failures, it does not wait for them
       `InitiatorRingTimeout = 5\nDestinationRingTimeout = 5\nReferNotifyTimeout = 8\n${rules}`,
   )
