@@ -132,6 +132,12 @@ export async function startServer(
     })
     const outputs = startEventOutputs(config, calls, logger, overrides.events)
     opened.push({ close: () => outputs.close(0) })
+    // the front-ends answer GET /v1/cdr from the first request: wait (bounded) for the database to be open
+    if (outputs.cdr) {
+      let bound: NodeJS.Timeout | undefined
+      await Promise.race([outputs.cdr.ready(), new Promise<void>((resolve) => (bound = setTimeout(resolve, 5000)))])
+      clearTimeout(bound)
+    }
     // XmlRpcPort/HttpPort 0 disable the front-end, as in the original
     const listenPort = (p: number): number => (overrides.ephemeralPorts ? 0 : p)
     let xml: XmlFrontEnd | undefined

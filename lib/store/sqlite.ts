@@ -45,6 +45,8 @@ export interface CdrStats {
 
 /** The port: what the recorder, the HTTP handler and the CLI use. */
 export interface CdrStore {
+  /** resolves once the database has been opened (true) or could not be (false) */
+  ready(): Promise<boolean>
   add(record: CdrRecord): void
   /** write what is pending now (also done by the timer); resolves once written, or on a failure */
   flush(): Promise<void>
