@@ -10,7 +10,7 @@
  * Prints a table and one JSON line. Everything it starts, it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs'
 import net from 'node:net'
 import dgram from 'node:dgram'
 import os from 'node:os'
@@ -42,10 +42,14 @@ interface Options {
   pin: boolean
   /** micro-benchmarks of the hot functions instead of a load run */
   micro: boolean
+  /** extra node flags for the server (--server-flag, repeatable) */
+  serverFlags: string[]
+  /** extra config lines for the server (--set Key=Value, repeatable): LogLevel=INFO, CdrDatabase= ... */
+  set: string[]
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false }
+  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false, serverFlags: [], set: [] }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const v = (): string => argv[++i] ?? ''
@@ -66,7 +70,10 @@ function parse(argv: string[]): Options {
     else if (a === '--hold') o.holdS = Number(v())
     else if (a === '--pin') o.pin = true
     else if (a === '--micro') o.micro = true
+    else if (a === '--server-flag') o.serverFlags.push(v())
+    else if (a === '--set') o.set.push(v())
   }
+  serverExtra = o
   return o
 }
 
@@ -101,6 +108,9 @@ interface Sipp {
   exit: Promise<number | null>
 }
 
+/** the run's --server-flag and --set, for every server it starts */
+let serverExtra: Pick<Options, 'serverFlags' | 'set'> = { serverFlags: [], set: [] }
+
 /** CPUs for the load generators when --pin is given (all but CPU 0) */
 let loadCpus = ''
 
@@ -111,6 +121,34 @@ async function sipp(dir: string, file: string, calls: number, talkMs: number, ti
   const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
   await new Promise((r) => setTimeout(r, 300))
   return { child, port, exit }
+}
+
+/** CPU seconds of each thread of the process, summed by thread name (main, V8 GC workers, libuv pool, CDR writer) */
+function threadCpu(pid: number): Record<string, { user: number; sys: number }> {
+  const out: Record<string, { user: number; sys: number }> = {}
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const raw = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = tid === String(pid) ? 'main' : raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')')).replace(/[0-9]+$/, '').trim()
+      const f = raw.slice(raw.lastIndexOf(') ') + 2).split(' ')
+      const e = (out[name] ??= { user: 0, sys: 0 })
+      e.user += Number(f[11]) / 100
+      e.sys += Number(f[12]) / 100
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out
+}
+
+function threadDelta(a: Record<string, { user: number; sys: number }>, b: Record<string, { user: number; sys: number }>, per: number): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(b)) {
+    const u = v.user - (a[k]?.user ?? 0)
+    const s = v.sys - (a[k]?.sys ?? 0)
+    if (u + s > 0) out[k] = `user ${((u / per) * 1000).toFixed(2)} sys ${((s / per) * 1000).toFixed(2)}`
+  }
+  return out
 }
 
 function procStat(pid: number): { cpuS: number; rss: number; hwm: number } {
@@ -137,10 +175,11 @@ async function startServer(dir: string, rules: string, profile: boolean, pin = f
     `IPAddress = 127.0.0.1\nUDPTCPPort = ${sipPort}\nXmlRpcPort = ${xmlPort}\nHttpPort = 0\nJsonRpcPort = 0\nLogLevel = WARNING\nLogFilename =\n` +
       `XmlRpcRateLimit = 0\nXmlRpcMaxCallsPerConnection = 100000\nXmlRpcMaxConnections = 1000\nXmlRpcMaxConnectionsPerAddress = 1000\nMaxCalls = 100000\nKeepAlives = disable\n` +
       // a call that fails should fail fast: the benchmark counts failures, it does not wait for them
-      `InitiatorRingTimeout = 5\nDestinationRingTimeout = 5\nReferNotifyTimeout = 8\n${rules}`,
+      `InitiatorRingTimeout = 5\nDestinationRingTimeout = 5\nReferNotifyTimeout = 8\n${rules}` +
+      serverExtra.set.map((kv) => `${kv.replace('=', ' = ')}\n`).join(''),
   )
   const probeFile = path.join(dir, 'probe.json')
-  const args = [...nodeFlags, '-r', path.join(__dirname, 'probe.js'), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')] : []), path.join(ROOT, 'bin', 'clicktocall'), '--config', conf]
+  const args = [...nodeFlags, ...serverExtra.serverFlags, '-r', path.join(__dirname, 'probe.js'), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')] : []), path.join(ROOT, 'bin', 'clicktocall'), '--config', conf]
   const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, { env: { ...process.env, CTC_PROBE_FILE: probeFile }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
@@ -290,6 +329,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   const init = await sipp(dir, initScenario, o.calls, o.mode === 'refer' ? o.talkMs : o.talkMs + 10000, timeoutS)
   const server = await startServer(dir, rules([init], [dest]), o.profile, o.pin)
   const before = procStat(server.child.pid!)
+  const threadsBefore = threadCpu(server.child.pid!)
   await server.probe()
   const t0 = performance.now()
   let lastOk = t0
@@ -305,6 +345,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   await Promise.race([Promise.all([init.exit, dest.exit]), new Promise((r) => setTimeout(r, o.talkMs + 5000))])
   await new Promise((r) => setTimeout(r, 500))
   const after = procStat(server.child.pid!)
+  const threadsAfter = threadCpu(server.child.pid!)
   await server.stop()
   for (const s of [init, dest]) if (s.child.exitCode === null) s.child.kill('SIGKILL')
   const byCode = countCodes(samples)
@@ -325,6 +366,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
       to200Destination: dist(ok.map((s) => s.tDest!)),
     },
     cpuSecondsPer1000: Math.round(((after.cpuS - before.cpuS) / Math.max(1, ok.length)) * 1000 * 100) / 100,
+    cpuPer1000ByThread: threadDelta(threadsBefore, threadsAfter, Math.max(1, ok.length)),
     rssMiB: { start: mib(before.rss), peak: mib(peak.hwm), afterDrain: mib(after.rss) },
     eventLoopDelayMs: { p99: probe.p99, max: probe.max },
   }
