@@ -188,7 +188,9 @@ export class Call extends EventEmitter implements CallHandle {
     if (final) this.finalSent = true
     const result: CallResult = { code, leg, text, final, at: Date.now() }
     this.results.push(result)
-    this.log.info({ code, leg, final }, `result ${code} ${leg}: ${text}`)
+    // a provisional result is the state line's status already; the final one is what the client was told
+    if (final) this.log.info({ code, leg, final }, `result ${code} ${leg}: ${text}`)
+    else this.log.debug({ code, leg, final }, `result ${code} ${leg}: ${text}`)
     this.emitEvent({ type: 'result', result })
     process.nextTick(() => this.emit('result', result))
   }
@@ -308,8 +310,8 @@ export class Call extends EventEmitter implements CallHandle {
     this.endReason ||= why
     this.endCode ??= this.bridgedAt !== null ? 200 : lastFailure(this.results) ?? 487
     this.cause ??= causeOf(this.bridgedAt !== null, this.endCode, this.endedBy)
-    this.setState(CallState.Ended, { why, durationMs: this.endedAt - this.createdAt })
-    this.log.info({ cause: this.cause, endedBy: this.endedBy, code: this.endCode }, 'call ended')
+    // one line for the end: the state change carries the cause
+    this.setState(CallState.Ended, { why, durationMs: this.endedAt - this.createdAt, cause: this.cause, endedBy: this.endedBy, code: this.endCode })
     this.emitEvent({
       type: 'ended',
       cause: this.cause,

@@ -148,8 +148,8 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
 
   // ---------------------------------------------------------------- sending
 
-  /** Where a request goes: first Route, else the Request-URI (RFC 3261 §8.1.2, RFC 3263). */
-  async resolveTarget(rq: SipMessage): Promise<Remote> {
+  /** The URI a request goes to: first Route, else the Request-URI (RFC 3261 §8.1.2). Throws when there is none usable. */
+  private nextHop(rq: SipMessage): { uri: sip.SipUri; protocol: Protocol; host: string; port: number } {
     const routes = rq.headers.route as Array<{ uri: sip.SipUri | string }> | undefined
     const route = routes && routes.length > 0 ? routes[0]!.uri : undefined
     const routeUri = typeof route === 'string' ? parseSipUri(route.replace(/^<|>$/g, '')) : route
@@ -161,8 +161,27 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     if (transport !== 'UDP' && transport !== 'TCP' && transport !== 'TLS') throw new Error(`unsupported transport ${transport}`)
     const protocol = transport as Protocol
     const host = uri.host.replace(/^\[(.*)\]$/, '$1')
-    const defaultPort = protocol === 'TLS' ? 5061 : 5060
-    if (net.isIP(host)) return { protocol, address: host, port: uri.port || defaultPort, name: host }
+    return { uri, protocol, host, port: uri.port || (protocol === 'TLS' ? 5061 : 5060) }
+  }
+
+  /**
+   * The remote at once when the next hop is an IP address: no lookup and no
+   * promise turn before the request is sent (the common case; each turn
+   * showed in the profile at load). undefined: resolve it (RFC 3263).
+   */
+  literalTarget(rq: SipMessage): Remote | undefined {
+    try {
+      const hop = this.nextHop(rq)
+      return net.isIP(hop.host) ? { protocol: hop.protocol, address: hop.host, port: hop.port, name: hop.host } : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Where a request goes: first Route, else the Request-URI (RFC 3261 §8.1.2, RFC 3263). */
+  async resolveTarget(rq: SipMessage): Promise<Remote> {
+    const { uri, protocol, host, port } = this.nextHop(rq)
+    if (net.isIP(host)) return { protocol, address: host, port, name: host }
     const found = await new Promise<sip.Address[]>((resolve) => {
       try {
         sip.resolve(uri, (a) => resolve(a ?? []))
@@ -173,7 +192,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     const usable = found.find((a) => a.protocol.toUpperCase() === protocol) ?? found[0]
     if (usable) return { protocol: usable.protocol.toUpperCase() as Protocol, address: usable.address, port: usable.port, name: host }
     const a = await lookup(host)
-    return { protocol, address: a.address, port: uri.port || defaultPort, name: host }
+    return { protocol, address: a.address, port, name: host }
   }
 
   /** Out-of-dialog requests go through the outbound proxy when one is set (loose routing). */
@@ -208,71 +227,74 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
       onResponse(rs)
     }
     const attempt = (req: SipMessage): void => {
-      void this.resolveTarget(req).then(
-        (remote) => {
-          if (aborted || this.closed) return
-          sent.remote = remote
-          // a CANCEL reuses its INVITE's Via, set by the caller (RFC 3261 §9.1)
-          if (req.method !== 'CANCEL' || !req.headers.via) {
-            req.headers.via = [{ version: '2.0', protocol: remote.protocol, host: this.host, port: this.port, params: viaParams(undefined, { rport: null }) }]
-          }
-          const conn: sip.TransactionConnection = {
-            protocol: remote.protocol,
-            send: (m: SipMessage) => {
-              // the package builds the ACK of a non-2xx final response without
-              // a Route: it must carry the INVITE's (RFC 3261 §17.1.1.3)
-              if (m.method === 'ACK' && req.method === 'INVITE' && req.headers.route?.length) {
-                m.headers.route = req.headers.route
-              }
-              this.transports.send(m, remote).catch((err: Error) => {
-                this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
-                const t = this.tl.getClient(m)
-                if (t && m.method) t.message(makeResponse(m, 503, 'Service Unavailable'))
-              })
-            },
-            release: () => undefined,
-          }
-          let timerBF: NodeJS.Timeout | undefined = setTimeout(() => {
-            timerBF = undefined
-            transaction.shutdown()
-            this.log.debug({ msg: firstLine(req), callId: req.headers['call-id'] }, 'transaction timeout')
-            report(makeResponse(req, 408, 'Request Timeout'))
-          }, 64 * this.timers.T1)
-          timerBF.unref()
-          const stopTimer = (): void => {
-            if (timerBF) clearTimeout(timerBF)
-            timerBF = undefined
-          }
-          const transaction = this.tl.createClientTransaction(conn, req, (rs: SipMessage) => {
-            if (req.method === 'INVITE' || rs.status! >= 200) stopTimer()
-            if ((rs.status === 401 || rs.status === 407) && !authTried && req.method !== 'CANCEL' && req.method !== 'ACK') {
-              const auth = authorize(req, rs, this.credentials)
-              if (auth) {
-                authTried = true
-                const again: SipMessage = { ...req, headers: { ...req.headers } }
-                again.headers[auth.header] = [auth.value]
-                const seq = bumpCSeq ? bumpCSeq() : (req.headers.cseq.seq as number) + 1
-                again.headers.cseq = { seq, method: req.method }
-                sent.request = again
-                attempt(again)
-                return
-              }
+      const resolved = (remote: Remote): void => {
+        if (aborted || this.closed) return
+        sent.remote = remote
+        // a CANCEL reuses its INVITE's Via, set by the caller (RFC 3261 §9.1)
+        if (req.method !== 'CANCEL' || !req.headers.via) {
+          req.headers.via = [{ version: '2.0', protocol: remote.protocol, host: this.host, port: this.port, params: viaParams(undefined, { rport: null }) }]
+        }
+        const conn: sip.TransactionConnection = {
+          protocol: remote.protocol,
+          send: (m: SipMessage) => {
+            // the package builds the ACK of a non-2xx final response without
+            // a Route: it must carry the INVITE's (RFC 3261 §17.1.1.3)
+            if (m.method === 'ACK' && req.method === 'INVITE' && req.headers.route?.length) {
+              m.headers.route = req.headers.route
             }
-            report(rs)
-          })
-          sent.request = req
-          sent.abort = () => {
-            aborted = true
-            stopTimer()
-            transaction.shutdown()
+            this.transports.send(m, remote).catch((err: Error) => {
+              this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
+              const t = this.tl.getClient(m)
+              if (t && m.method) t.message(makeResponse(m, 503, 'Service Unavailable'))
+            })
+          },
+          release: () => undefined,
+        }
+        let timerBF: NodeJS.Timeout | undefined = setTimeout(() => {
+          timerBF = undefined
+          transaction.shutdown()
+          this.log.debug({ msg: firstLine(req), callId: req.headers['call-id'] }, 'transaction timeout')
+          report(makeResponse(req, 408, 'Request Timeout'))
+        }, 64 * this.timers.T1)
+        timerBF.unref()
+        const stopTimer = (): void => {
+          if (timerBF) clearTimeout(timerBF)
+          timerBF = undefined
+        }
+        const transaction = this.tl.createClientTransaction(conn, req, (rs: SipMessage) => {
+          if (req.method === 'INVITE' || rs.status! >= 200) stopTimer()
+          if ((rs.status === 401 || rs.status === 407) && !authTried && req.method !== 'CANCEL' && req.method !== 'ACK') {
+            const auth = authorize(req, rs, this.credentials)
+            if (auth) {
+              authTried = true
+              const again: SipMessage = { ...req, headers: { ...req.headers } }
+              again.headers[auth.header] = [auth.value]
+              const seq = bumpCSeq ? bumpCSeq() : (req.headers.cseq.seq as number) + 1
+              again.headers.cseq = { seq, method: req.method }
+              sent.request = again
+              attempt(again)
+              return
+            }
           }
-        },
-        (err: Error) => {
-          this.log.info({ err: err.message, uri: req.uri }, 'cannot resolve the target')
-          req.headers.via ??= [{ version: '2.0', protocol: 'UDP', host: this.host, port: this.port, params: viaParams() }]
-          report(makeResponse(req, 503, 'Service Unavailable'))
-        },
-      )
+          report(rs)
+        })
+        sent.request = req
+        sent.abort = () => {
+          aborted = true
+          stopTimer()
+          transaction.shutdown()
+        }
+      }
+      const literal = this.literalTarget(req)
+      if (literal) {
+        resolved(literal)
+        return
+      }
+      this.resolveTarget(req).then(resolved, (err: Error) => {
+        this.log.info({ err: err.message, uri: req.uri }, 'cannot resolve the target')
+        req.headers.via ??= [{ version: '2.0', protocol: 'UDP', host: this.host, port: this.port, params: viaParams() }]
+        report(makeResponse(req, 503, 'Service Unavailable'))
+      })
     }
     sent.abort = () => {
       aborted = true
@@ -286,8 +308,9 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     const go = (r: Remote): void => {
       this.transports.send(m, r).catch((err: Error) => this.log.debug({ err: err.message }, 'stateless send failed'))
     }
-    if (remote) {
-      go(remote)
+    const known = remote ?? this.literalTarget(m)
+    if (known) {
+      go(known)
       return
     }
     this.resolveTarget(m).then(go, (err: Error) => this.log.debug({ err: err.message }, 'cannot route ACK'))

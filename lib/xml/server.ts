@@ -139,7 +139,7 @@ class Connection {
       return
     }
     const call = outcome.call
-    this.log.info({ callId: call.id }, 'XML request started a call')
+    this.log.debug({ callId: call.id }, 'XML request started a call') // the call's own 'call created' line has the origin
     for (const r of call.results) this.write(renderResult(text, toRendered(r)))
     if (call.results.some((r) => r.final)) return
     const listener = (r: CallResult): void => {
