@@ -530,7 +530,7 @@ export class Transports {
     this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP out')
     trace('out', m, remote)
     if (remote.protocol === 'UDP') {
-      const v6 = net.isIPv6(remote.address)
+      const v6 = remote.address.includes(':') // an address, never a name here: no regex per datagram
       const sock = v6 ? this.udp6 : this.udp4
       if (!sock) throw new Error(`no ${v6 ? 'IPv6' : 'IPv4'} UDP socket`)
       await new Promise<void>((resolve, reject) =>
