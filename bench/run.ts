@@ -182,7 +182,11 @@ async function startServer(dir: string, rules: string, profile: boolean, pin = f
   const args = [...nodeFlags, ...serverExtra.serverFlags, '-r', path.join(__dirname, 'probe.js'), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')] : []), path.join(ROOT, 'bin', 'clicktocall'), '--config', conf]
   const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, { env: { ...process.env, CTC_PROBE_FILE: probeFile }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  const keep = process.env.BENCH_SERVER_STDOUT
+  child.stdout!.on('data', (d: Buffer) => {
+    if (keep) require('node:fs').appendFileSync(keep, d)
+    if (out.length < 65536) out += d.toString()
+  })
   for (let i = 0; i < 100 && !existsSync(conf + '.never'); i++) {
     await new Promise((r) => setTimeout(r, 100))
     if (/"msg":"ready"/.test(out)) break
