@@ -1,13 +1,16 @@
 /**
  * `npm run bench -- --micro`: the hot functions of a call's path, alone, on
  * one core: SIP parse and serialize, XML request parse and result render,
- * translation, and a whole call's events with no listener. Each case runs
+ * translation, and a whole call's events with no listener; the transaction
+ * layer, the `sip` package's against ours (runTransactionMicro). Each case runs
  * for a fixed count, RUNS times; the median ns per operation is printed.
  * CPU-bound and single-threaded: compare runs on the same machine only.
  */
 import { parseDatagram, serialize, type SipMessage } from '../lib/sip/message'
 import { parseRequest, renderResult } from '../lib/xml'
 import { compileRules } from '../lib/translate'
+import * as sip from 'sip'
+import { TransactionLayer } from '../lib/sip/transaction'
 
 const RUNS = 7
 
@@ -72,5 +75,128 @@ export function runMicro(): Record<string, { nsPerOp: number; runs: number[] }> 
     out[c.name] = { nsPerOp: Math.round(median(runs)), runs: runs.map((x) => Math.round(x)) }
   }
   void sink
+  return out
+}
+
+// ------------------------------------------------------------ transactions
+// The sip package's makeTransactionLayer against ours (lib/sip/transaction.ts):
+// NICT, ICT, IST = non-INVITE client, INVITE client, INVITE server (§17).
+// The package sends a client request on the next tick, so these cases run in
+// batches: create BATCH transactions, let the ticks run, then the responses.
+// Each op also does the lookups the stack does (getServer before creating,
+// getClient per response) and ends with shutdown(), which is what Timer K or
+// Timer L does when it fires.
+
+interface LayerUnderTest {
+  createServerTransaction(rq: SipMessage, cn: BenchConnection): { send(m: SipMessage): void; shutdown(): void }
+  createClientTransaction(cn: BenchConnection, rq: SipMessage, cb: (rs: SipMessage) => void): { shutdown(): void }
+  getServer(m: SipMessage): unknown
+  getClient(m: SipMessage): { message(m: SipMessage, remote?: unknown): void } | undefined
+}
+
+interface BenchConnection {
+  protocol: string
+  send(m: SipMessage): void
+  release(): void
+}
+
+interface TransactionCase {
+  name: string
+  /** ops per batch; the case runs whole batches */
+  batch(tl: LayerUnderTest, first: number): Promise<void>
+}
+
+const BATCH = 1000
+const TXN_OPS = 20_000
+const REMOTE = { protocol: 'UDP', address: '127.0.0.1', port: 5080 }
+let sentCount = 0
+const benchConnection: BenchConnection = { protocol: 'UDP', send: () => void sentCount++, release: () => undefined }
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+function benchRequest(method: string, n: number): SipMessage {
+  return {
+    method,
+    uri: 'sip:alice@127.0.0.1:5080',
+    headers: {
+      via: [{ version: '2.0', protocol: 'UDP', host: '127.0.0.1', port: 5060, params: { branch: `z9hG4bK${n}x7f3a9c`, rport: null } }],
+      to: { uri: 'sip:alice@127.0.0.1:5080', params: {} },
+      from: { uri: 'sip:click2call@127.0.0.1', params: { tag: '1928301774' } },
+      'call-id': `${n}a84b4c76e66710@127.0.0.1`,
+      cseq: { seq: 1, method },
+      'max-forwards': 70,
+    },
+  }
+}
+
+function benchResponse(rq: SipMessage, status: number): SipMessage {
+  const h = rq.headers
+  return { status, reason: 'X', headers: { via: h.via, to: { ...h.to, params: { tag: 'abc' } }, from: h.from, 'call-id': h['call-id'], cseq: h.cseq } }
+}
+
+function clientCase(name: string, method: string, statuses: number[]): TransactionCase {
+  return {
+    name,
+    async batch(tl, first) {
+      const rqs: SipMessage[] = []
+      const ts: Array<{ shutdown(): void }> = []
+      for (let i = 0; i < BATCH; i++) {
+        const rq = benchRequest(method, first + i)
+        rqs.push(rq)
+        ts.push(tl.createClientTransaction(benchConnection, rq, () => undefined))
+      }
+      await nextTurn()
+      for (let i = 0; i < BATCH; i++) {
+        for (const status of statuses) {
+          const rs = benchResponse(rqs[i]!, status)
+          tl.getClient(rs)?.message(rs, REMOTE)
+        }
+        ts[i]!.shutdown()
+      }
+    },
+  }
+}
+
+function transactionCases(): TransactionCase[] {
+  return [
+    clientCase('txn NICT create +200', 'OPTIONS', [200]),
+    clientCase('txn ICT create +180 +200', 'INVITE', [180, 200]),
+    {
+      name: 'txn IST create +180 +200',
+      async batch(tl, first) {
+        for (let i = 0; i < BATCH; i++) {
+          const rq = benchRequest('INVITE', first + i)
+          tl.getServer(rq)
+          const st = tl.createServerTransaction(rq, benchConnection)
+          st.send(benchResponse(rq, 180))
+          st.send(benchResponse(rq, 200))
+          st.shutdown()
+        }
+        await nextTurn()
+      },
+    },
+  ]
+}
+
+/** each transaction case with the package's layer and with ours: median ns per op */
+export async function runTransactionMicro(): Promise<Record<string, { nsPerOp: number; runs: number[] }>> {
+  const out: Record<string, { nsPerOp: number; runs: number[] }> = {}
+  const layers: Array<[string, () => LayerUnderTest]> = [
+    ['pkg', () => sip.makeTransactionLayer({}, undefined) as unknown as LayerUnderTest],
+    ['ours', () => new TransactionLayer({ T1: 500, T2: 4000, T4: 5000 })],
+  ]
+  let n = 0
+  for (const c of transactionCases()) {
+    for (const [which, make] of layers) {
+      const tl = make()
+      for (let b = 0; b < 2; b++, n += BATCH) await c.batch(tl, n) // warm-up
+      const runs: number[] = []
+      for (let r = 0; r < RUNS; r++) {
+        const t0 = process.hrtime.bigint()
+        for (let done = 0; done < TXN_OPS; done += BATCH, n += BATCH) await c.batch(tl, n)
+        runs.push(Number(process.hrtime.bigint() - t0) / TXN_OPS)
+      }
+      out[`${c.name} (${which})`] = { nsPerOp: Math.round(median(runs)), runs: runs.map((x) => Math.round(x)) }
+    }
+  }
   return out
 }

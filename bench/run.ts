@@ -6,7 +6,7 @@
  *   --ramp: the highest offered rate with >= 99% success (median of 3 runs)
  *   --rate R: offer R calls per second instead of keeping C in flight
  *   --pin: the server on CPU 0, phones and load client on the others
- *   --micro: the hot functions alone (SIP parse/serialize, XML parse/render, translate)
+ *   --micro: the hot functions alone (SIP parse/serialize, XML parse/render, translate, the transaction layer: the sip package's and ours)
  * Prints a table and one JSON line. Everything it starts, it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -15,7 +15,7 @@ import net from 'node:net'
 import dgram from 'node:dgram'
 import os from 'node:os'
 import path from 'node:path'
-import { runMicro } from './micro'
+import { runMicro, runTransactionMicro } from './micro'
 
 const ROOT = path.join(__dirname, '..', '..')
 const SIPP_DIR = path.join(ROOT, 'test', 'sipp')
@@ -499,7 +499,7 @@ async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2))
   if (o.micro) {
-    const micro = runMicro()
+    const micro = { ...runMicro(), ...(await runTransactionMicro()) }
     for (const [name, r] of Object.entries(micro)) console.log(`${name.padEnd(32)} ${String(r.nsPerOp).padStart(8)} ns/op  (runs: ${r.runs.join(' ')})`)
     console.log(JSON.stringify({ micro, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version } }))
     return

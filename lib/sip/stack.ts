@@ -1,5 +1,5 @@
 /**
- * The SIP stack: our transports, the `sip` package's transaction layer,
+ * The SIP stack: our transports, our transaction layer (transaction.ts),
  * routing (outbound proxy, loose routing, RFC 3263 through the package),
  * and the dispatch of incoming messages to transactions and dialogs.
  */
@@ -18,6 +18,7 @@ import type { ResponseHandler, SentRequest, StackClientInvite, StackCore, StackD
 import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
 import { CallIdMap } from './call-index'
+import { TransactionLayer, type ServerTransaction, type TransactionConnection } from './transaction'
 
 import { ALLOW } from './constants'
 
@@ -52,7 +53,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
   readonly timers: Timers
   readonly transports: Transports
   readonly userAgent: string
-  private readonly tl: sip.TransactionLayer
+  private readonly tl: TransactionLayer
   private readonly credentials: SipCredentials[] | undefined
   private readonly outboundProxy: sip.SipUri | undefined
   /** dialogs by call-id|local tag|remote tag */
@@ -90,7 +91,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
       logger: this.log,
       onMessage: (m, remote) => this.onMessage(m, remote),
     })
-    this.tl = sip.makeTransactionLayer({}, undefined)
+    this.tl = new TransactionLayer(this.timers)
   }
 
   get port(): number {
@@ -207,9 +208,9 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
    * response (provisional, and the final; 503 when it cannot be sent, 408 on
    * timeout). A 401/407 is answered once with credentials when we have them.
    *
-   * Timer B/F is ours at 64*T1 (the package's is fixed at 32 s and ignores
-   * T1): for an INVITE it runs until the first response, for other requests
-   * until the final one. `abort()` ends the transaction without a report.
+   * Timer B/F (RFC 3261 §17.1.1.2, §17.1.2.2) is here at 64*T1, not in the
+   * transaction layer: for an INVITE it runs until the first response, for
+   * other requests until the final one. `abort()` ends the transaction without a report.
    */
   sendRequest(rq: SipMessage, onResponse: ResponseHandler, bumpCSeq?: () => number): SentRequest {
     const sent: SentRequest = { request: rq, remote: undefined, abort: () => undefined }
@@ -234,14 +235,9 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
         if (req.method !== 'CANCEL' || !req.headers.via) {
           req.headers.via = [{ version: '2.0', protocol: remote.protocol, host: this.host, port: this.port, params: viaParams(undefined, { rport: null }) }]
         }
-        const conn: sip.TransactionConnection = {
+        const conn: TransactionConnection = {
           protocol: remote.protocol,
           send: (m: SipMessage) => {
-            // the package builds the ACK of a non-2xx final response without
-            // a Route: it must carry the INVITE's (RFC 3261 §17.1.1.3)
-            if (m.method === 'ACK' && req.method === 'INVITE' && req.headers.route?.length) {
-              m.headers.route = req.headers.route
-            }
             this.transports.send(m, remote).catch((err: Error) => {
               this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
               const t = this.tl.getClient(m)
@@ -382,7 +378,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
 
   private onRequest(
     m: SipMessage,
-    st: sip.ServerTransaction,
+    st: ServerTransaction,
     reply: (status: number, reason: string, headers?: Record<string, unknown>, content?: string) => void,
     remote: Remote,
   ): void {
