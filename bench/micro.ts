@@ -8,6 +8,7 @@
  */
 import { parseDatagram, serialize, type SipMessage } from '../lib/sip/message'
 import { parseRequest, renderResult } from '../lib/xml'
+import { parseFully } from '../lib/xml/request'
 import { compileRules } from '../lib/translate'
 import * as sip from 'sip'
 import { TransactionLayer } from '../lib/sip/transaction'
@@ -51,6 +52,7 @@ export function microCases(): Case[] {
     { name: 'sip.parse INVITE+SDP', count: 20_000, run: () => parseDatagram(INVITE) },
     { name: 'sip.serialize INVITE+SDP', count: 20_000, run: () => serialize(parsed) },
     { name: 'xml.parseRequest', count: 20_000, run: () => parseRequest(XML) },
+    { name: 'xml.parseRequest, validator and parser (before)', count: 20_000, run: () => parseFully(XML) },
     { name: 'xml.renderResult', count: 100_000, run: () => renderResult(XML, { code: 180, leg: 'Initiator', text: 'Ringing initiator' }) },
     { name: 'translate', count: 100_000, run: () => rules.translate('1002') },
   ]
