@@ -1,27 +1,57 @@
-/** A handful of calls through the benchmark harness, so it cannot rot (the benchmark itself is `npm run bench`). */
+/**
+ * The benchmark harness, small: a handful of calls so it cannot rot, and a
+ * 300-call run per mode whose CPU per 1,000 setups must stay under
+ * `grossFactor` (3) times the figure recorded in bench/recorded.json. It
+ * catches gross regressions (a parser gone quadratic, a log line per
+ * datagram), not drift: the benchmark itself is `npm run bench`.
+ */
 import t from 'tap'
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { sippAvailable } from './helpers/sipp'
 
 const RUN = path.join(__dirname, '..', 'dist', 'bench', 'run.js')
 
+interface Recorded {
+  grossFactor: number
+  smoke: { args: string[]; cpuSecondsPer1000: Record<'refer' | 'anchored', number> }
+}
+interface RunResult {
+  completed: number
+  failed: number
+  cpuSecondsPer1000: number
+  latencyMs: { to200Destination: { p50: number } }
+  rssMiB: { peak: number }
+}
+
+const recorded = JSON.parse(readFileSync(path.join(__dirname, '..', 'bench', 'recorded.json'), 'utf8')) as Recorded
+
+function bench(args: string[]): Promise<RunResult> {
+  return new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, [RUN, ...args, '--json'], { timeout: 110000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))),
+  ).then((out) => JSON.parse(out.trim().split('\n').pop()!) as RunResult)
+}
+
 if (!sippAvailable()) {
   if (process.env.CI === 'true') t.fail('sipp is required under CI')
   else t.plan(0, 'sipp is not installed')
 } else {
-  for (const mode of ['refer', 'anchored']) {
+  for (const mode of ['refer', 'anchored'] as const) {
     t.test(`bench harness, ${mode}: 6 calls`, { timeout: 90000 }, async (t) => {
-      const out = await new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, [RUN, '--mode', mode, '--calls', '6', '--concurrency', '3', '--connections', '2', '--json'], { timeout: 80000 }, (err, stdout, stderr) =>
-          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
-        ),
-      )
-      const r = JSON.parse(out.trim().split('\n').pop()!) as { completed: number; failed: number; latencyMs: { to200Destination: { p50: number } }; rssMiB: { peak: number } }
+      const r = await bench(['--mode', mode, '--calls', '6', '--concurrency', '3', '--connections', '2'])
       t.equal(r.completed, 6, 'every call set up')
       t.equal(r.failed, 0)
       t.ok(r.latencyMs.to200Destination.p50 > 0)
       t.ok(r.rssMiB.peak > 0)
+    })
+
+    t.test(`CPU per call, ${mode}: no gross regression`, { timeout: 120000 }, async (t) => {
+      const r = await bench(['--mode', mode, ...recorded.smoke.args])
+      const limit = Math.round(recorded.smoke.cpuSecondsPer1000[mode] * recorded.grossFactor * 100) / 100
+      t.ok(r.completed >= 290, `calls set up (${r.completed} of 300)`)
+      t.ok(r.cpuSecondsPer1000 > 0, 'CPU was measured')
+      t.ok(r.cpuSecondsPer1000 <= limit, `${r.cpuSecondsPer1000} CPU s per 1,000 setups, at most ${limit} (${recorded.grossFactor} x the recorded ${recorded.smoke.cpuSecondsPer1000[mode]})`)
     })
   }
 }
