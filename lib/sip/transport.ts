@@ -287,7 +287,8 @@ export class Transports {
   }
 
   private deliver(m: SipMessage, remote: Remote): void {
-    this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP in')
+    // per message: build the fields only when they are written
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP in')
     trace('in', m, remote)
     try {
       this.o.onMessage(m, remote)
@@ -527,7 +528,7 @@ export class Transports {
   async send(m: SipMessage, remote: Remote): Promise<void> {
     if (this.closed) throw new Error('transport closed')
     const data = serialize(m)
-    this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP out')
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP out')
     trace('out', m, remote)
     if (remote.protocol === 'UDP') {
       const v6 = remote.address.includes(':') // an address, never a name here: no regex per datagram
