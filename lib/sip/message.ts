@@ -15,9 +15,11 @@ export { MAX_HEADER_BYTES, MAX_LIST_ENTRIES, SipParseError }
 export type SipMessage = sip.SipMessage
 export type NameAddrHeader = sip.NameAddrHeader
 
-/** Find CRLFCRLF in a buffer from `from`; -1 when absent. */
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')
+
+/** Find CRLFCRLF in a buffer from `from`; -1 when absent (a Buffer needle: no string to encode per call). */
 export function headerEnd(buf: Buffer, from = 0): number {
-  return buf.indexOf('\r\n\r\n', from, 'latin1')
+  return buf.indexOf(CRLFCRLF, from)
 }
 
 /**
