@@ -476,7 +476,12 @@ interface KnownName {
   spelling: string
   key: string
   list: string | undefined
+  /** a header the package keeps as text (no parser of its own) */
+  generic: boolean
 }
+
+/** Headers the package parses (or that are left to it): the rest are text. */
+const STRUCTURED = new Set(['via', 'to', 'from', 'refer-to', 'contact', 'route', 'record-route', 'path', 'cseq', 'content-length', 'www-authenticate', 'proxy-authenticate', 'authorization', 'proxy-authorization', 'authentication-info'])
 
 /**
  * Header names as they are usually written, found by (length, first
@@ -497,15 +502,16 @@ function addKnown(spelling: string, key: string, list: string | undefined): void
   const k = shape(spelling.length, spelling.charCodeAt(0))
   if (k < 0) return
   const entries = (KNOWN[k] ??= [])
-  if (!entries.some((e) => e.spelling === spelling)) entries.push({ spelling, key, list })
+  if (!entries.some((e) => e.spelling === spelling)) entries.push({ spelling, key, list, generic: !STRUCTURED.has(key) })
 }
 
+// the usual spelling first: it is the one compared first
+addKnown('CSeq', 'cseq', undefined)
 for (const lower of COMMON) {
   const list = isListName(lower) ? lower : undefined
-  for (const spelling of [lower, lower.toUpperCase(), prettify(lower), lower.replace(/\b[a-z]/g, (c) => c.toUpperCase())])
+  for (const spelling of [prettify(lower), lower, lower.toUpperCase(), lower.replace(/\b[a-z]/g, (c) => c.toUpperCase())])
     addKnown(spelling, lower, list)
 }
-addKnown('CSeq', 'cseq', undefined)
 addKnown('Call-Id', 'call-id', undefined)
 for (const c of 'imelcfsktv') {
   const list = isListName(c) ? c : undefined
@@ -534,7 +540,17 @@ function parseHeaderLine(text: string, start: number, end: number, h: Record<str
   const known = knownAt(text, start, colon)
   if (known === undefined) return parseOtherHeaderLine(text, start, end, h, counts)
   if (known.list !== undefined) countEntries(text, start, counts, known.list, known.spelling)
-  return parseHeaderValue(known.key, text, skipWsTo(text, colon + 1, end), end, h)
+  const from = skipWsTo(text, colon + 1, end)
+  if (!known.generic) return parseHeaderValue(known.key, text, from, end, h)
+  addText(h, known.key, text.slice(from, end))
+  return false
+}
+
+/** A header the package keeps as text; repeated ones are joined with ',' (an empty earlier value is dropped). */
+function addText(h: Record<string, unknown>, name: string, value: string): void {
+  const prev = h[name]
+  if (prev !== undefined && typeof prev !== 'string') throw UNSURE
+  h[name] = prev ? `${prev},${value}` : value
 }
 
 /** A header line with a name not in KNOWN (any case, white space before ':', unusual names). */
@@ -606,14 +622,9 @@ function parseHeaderValue(name: string, text: string, from: number, to: number, 
     case 'proxy-authorization':
     case 'authentication-info':
       throw UNSURE // rare: the package parses these
-    default: {
-      // repeated generic headers are joined with ',' (an empty earlier value is dropped)
-      const value = text.slice(from, to)
-      const prev = h[name]
-      if (prev !== undefined && typeof prev !== 'string') throw UNSURE
-      h[name] = prev ? `${prev},${value}` : value
+    default:
+      addText(h, name, text.slice(from, to))
       return false
-    }
   }
 }
 
