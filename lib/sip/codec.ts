@@ -1,7 +1,8 @@
 /**
  * Hand-written SIP header codec: the same objects the `sip` package's regex
  * parser (`sip.parse`, 0.0.6) builds and the same bytes its `sip.stringify`
- * writes, several times faster. Both sides are exact copies of the package's
+ * writes, in a fraction of the time (about 2.5x faster to parse, 3-5x to
+ * serialize, by bench/micro.ts). Both sides are exact copies of the package's
  * behaviour for the messages they accept, quirks included (they are what the
  * rest of lib/ has always read); whatever they are not sure of returns
  * `undefined` and message.ts falls back to the package (a correct fallback is
@@ -301,6 +302,7 @@ function nextEntry(s: string): boolean {
   return true
 }
 
+/** Route, Record-Route and Path entries carry the package's own parseUri object (NaN port included): it is used as is. */
 function parseAorList(s: string, list: unknown[], withUri: boolean): void {
   do {
     const aor = parseAor(s)

@@ -1,6 +1,6 @@
 /**
  * SIP messages: our own parser and stringifier (codec.ts: the `sip`
- * package's object shapes and bytes, several times faster), the package's
+ * package's object shapes and bytes, in a fraction of its time), the package's
  * regex parser and stringifier as the fallback for what codec.ts is not sure
  * of, behind our own byte-exact framing and limits (the package counts
  * Content-Length in UTF-16 units and parses very long header lists in
@@ -80,7 +80,7 @@ function finish(m: SipMessage, buf: Buffer, from: number, to: number): SipMessag
 export function parseDatagram(buf: Buffer): SipMessage {
   const end = headerEnd(buf)
   if (end < 0) throw new SipParseError('no end of headers')
-  // the header section decoded once, its Content-Length found without a regex
+  // the header section decoded once (the old path decoded it twice)
   const text = buf.toString('latin1', 0, end)
   let to = buf.length
   const n = datagramContentLength(text)
