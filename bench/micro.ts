@@ -6,7 +6,7 @@
  * for a fixed count, RUNS times; the median ns per operation is printed.
  * CPU-bound and single-threaded: compare runs on the same machine only.
  */
-import { parseDatagram, serialize, type SipMessage } from '../lib/sip/message'
+import { parseDatagram, parseDatagramReference, serialize, serializeReference, type SipMessage } from '../lib/sip/message'
 import { parseRequest, renderResult } from '../lib/xml'
 import { parseFully } from '../lib/xml/request'
 import { compileRules } from '../lib/translate'
@@ -34,6 +34,56 @@ const INVITE = Buffer.from(
     SDP,
   ].join('\r\n'),
 )
+const OK_SDP = Buffer.from(
+  [
+    'SIP/2.0 200 OK',
+    'Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK776asdhds;rport=5060;received=127.0.0.1',
+    'Record-Route: <sip:proxy.example.com;lr>',
+    'To: <sip:alice@127.0.0.1:5080>;tag=a6c85cf',
+    'From: "Click-To-Call: 1002" <sip:click2call@127.0.0.1>;tag=1928301774',
+    'Call-ID: a84b4c76e66710@127.0.0.1',
+    'CSeq: 314159 INVITE',
+    'Contact: <sip:alice@127.0.0.1:5080>',
+    'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY',
+    'Supported: replaces, timer',
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(SDP)}`,
+    '',
+    SDP,
+  ].join('\r\n'),
+)
+const FRAG = 'SIP/2.0 180 Ringing\r\n'
+const NOTIFY = Buffer.from(
+  [
+    'NOTIFY sip:click2call@127.0.0.1:5060 SIP/2.0',
+    'Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKnashds8',
+    'Max-Forwards: 70',
+    'To: <sip:click2call@127.0.0.1>;tag=1928301774',
+    'From: <sip:alice@127.0.0.1:5080>;tag=a6c85cf',
+    'Call-ID: a84b4c76e66710@127.0.0.1',
+    'CSeq: 2 NOTIFY',
+    'Contact: <sip:alice@127.0.0.1:5080>',
+    'Event: refer;id=1',
+    'Subscription-State: active;expires=60',
+    'Content-Type: message/sipfrag;version=2.0',
+    `Content-Length: ${Buffer.byteLength(FRAG)}`,
+    '',
+    FRAG,
+  ].join('\r\n'),
+)
+const TRYING = Buffer.from(
+  [
+    'SIP/2.0 100 Trying',
+    'Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK776asdhds;rport=5060',
+    'To: <sip:alice@127.0.0.1:5080>',
+    'From: "Click-To-Call: 1002" <sip:click2call@127.0.0.1>;tag=1928301774',
+    'Call-ID: a84b4c76e66710@127.0.0.1',
+    'CSeq: 314159 INVITE',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n'),
+)
 const XML = '<ClickToCall><Request><Initiator>sip:alice@127.0.0.1:5080</Initiator><Destination>1002</Destination><AnchorCall>false</AnchorCall></Request></ClickToCall>'
 
 interface Case {
@@ -44,6 +94,9 @@ interface Case {
 
 export function microCases(): Case[] {
   const parsed: SipMessage = parseDatagram(INVITE)
+  const ok: SipMessage = parseDatagram(OK_SDP)
+  const notify: SipMessage = parseDatagram(NOTIFY)
+  const trying: SipMessage = parseDatagram(TRYING)
   const rules = compileRules([
     { pattern: '^(sips?:.*)$', output: '$1', file: 'bench', line: 1 },
     { pattern: '^(\\d{4})$', output: 'sip:$1@pbx.example.com', file: 'bench', line: 2 },
@@ -51,6 +104,20 @@ export function microCases(): Case[] {
   return [
     { name: 'sip.parse INVITE+SDP', count: 20_000, run: () => parseDatagram(INVITE) },
     { name: 'sip.serialize INVITE+SDP', count: 20_000, run: () => serialize(parsed) },
+    { name: 'sip.parse 200+SDP', count: 20_000, run: () => parseDatagram(OK_SDP) },
+    { name: 'sip.serialize 200+SDP', count: 20_000, run: () => serialize(ok) },
+    { name: 'sip.parse NOTIFY+sipfrag', count: 20_000, run: () => parseDatagram(NOTIFY) },
+    { name: 'sip.serialize NOTIFY+sipfrag', count: 20_000, run: () => serialize(notify) },
+    { name: 'sip.parse 100 Trying', count: 20_000, run: () => parseDatagram(TRYING) },
+    { name: 'sip.serialize 100 Trying', count: 20_000, run: () => serialize(trying) },
+    { name: 'old sip.parse INVITE+SDP', count: 5_000, run: () => parseDatagramReference(INVITE) },
+    { name: 'old sip.serialize INVITE+SDP', count: 5_000, run: () => serializeReference(parsed) },
+    { name: 'old sip.parse 200+SDP', count: 5_000, run: () => parseDatagramReference(OK_SDP) },
+    { name: 'old sip.serialize 200+SDP', count: 5_000, run: () => serializeReference(ok) },
+    { name: 'old sip.parse NOTIFY+sipfrag', count: 5_000, run: () => parseDatagramReference(NOTIFY) },
+    { name: 'old sip.serialize NOTIFY+sipfrag', count: 5_000, run: () => serializeReference(notify) },
+    { name: 'old sip.parse 100 Trying', count: 5_000, run: () => parseDatagramReference(TRYING) },
+    { name: 'old sip.serialize 100 Trying', count: 5_000, run: () => serializeReference(trying) },
     { name: 'xml.parseRequest', count: 20_000, run: () => parseRequest(XML) },
     { name: 'xml.parseRequest, validator and parser (before)', count: 20_000, run: () => parseFully(XML) },
     { name: 'xml.renderResult', count: 100_000, run: () => renderResult(XML, { code: 180, leg: 'Initiator', text: 'Ringing initiator' }) },

@@ -1,23 +1,25 @@
 /**
- * SIP messages: the `sip` package's parser and stringifier, behind our own
- * byte-exact framing and limits (the package counts Content-Length in UTF-16
- * units and parses very long header lists in quadratic time).
+ * SIP messages: our own parser and stringifier (codec.ts: the `sip`
+ * package's object shapes and bytes, in a fraction of its time), the package's
+ * regex parser and stringifier as the fallback for what codec.ts is not sure
+ * of, behind our own byte-exact framing and limits (the package counts
+ * Content-Length in UTF-16 units and parses very long header lists in
+ * quadratic time).
  */
 import { randomFillSync } from 'node:crypto'
 import * as sip from 'sip'
+import { MAX_HEADER_BYTES, MAX_LIST_ENTRIES, SipParseError, datagramContentLength, ipv6Vias, parseHead, stringifyHead } from './codec'
+
+export { MAX_HEADER_BYTES, MAX_LIST_ENTRIES, SipParseError }
 
 export type SipMessage = sip.SipMessage
 export type NameAddrHeader = sip.NameAddrHeader
 
-export const MAX_HEADER_BYTES = 16 * 1024
-/** most entries a list header (Via, Route, Record-Route, Contact) may have */
-export const MAX_LIST_ENTRIES = 64
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')
 
-export class SipParseError extends Error {}
-
-/** Find CRLFCRLF in a buffer from `from`; -1 when absent. */
+/** Find CRLFCRLF in a buffer from `from`; -1 when absent (a Buffer needle: no string to encode per call). */
 export function headerEnd(buf: Buffer, from = 0): number {
-  return buf.indexOf('\r\n\r\n', from, 'latin1')
+  return buf.indexOf(CRLFCRLF, from)
 }
 
 /**
@@ -27,6 +29,16 @@ export function headerEnd(buf: Buffer, from = 0): number {
 export function parseParts(head: Buffer, body: Buffer): SipMessage {
   if (head.length > MAX_HEADER_BYTES) throw new SipParseError('header section too large')
   const text = head.toString('latin1')
+  return finish(parseHead(text) ?? parseHeadReference(text), body, 0, body.length)
+}
+
+/** parseParts through the `sip` package alone: the fallback, and the reference test/sip-codec.ts compares with. */
+export function parsePartsReference(head: Buffer, body: Buffer): SipMessage {
+  if (head.length > MAX_HEADER_BYTES) throw new SipParseError('header section too large')
+  return finish(parseHeadReference(head.toString('latin1')), body, 0, body.length)
+}
+
+function parseHeadReference(text: string): SipMessage {
   // bound list headers (over all their lines) before the package's regex
   // parser sees them: it is roughly quadratic in the number of entries
   const entries: Record<string, number> = {}
@@ -47,17 +59,41 @@ export function parseParts(head: Buffer, body: Buffer): SipMessage {
     throw new SipParseError(`unparsable message: ${(err as Error).message}`)
   }
   if (!m || !m.headers) throw new SipParseError('not a SIP message')
+  if (text.includes('[')) {
+    const vias = ipv6Vias(text)
+    if (vias) m.headers.via = vias
+  }
+  return m
+}
+
+/** The checks and the body (bytes `from` to `to` of `buf`), whichever parser read the header section. */
+function finish(m: SipMessage, buf: Buffer, from: number, to: number): SipMessage {
   const h = m.headers
-  if (text.includes('[')) fixIpv6Vias(text, h)
   if (!Array.isArray(h.via) || h.via.length === 0 || !h.via[0].params) throw new SipParseError('no Via')
   if (!h['call-id'] || typeof h.cseq !== 'object' || !h.from || !h.to) throw new SipParseError('missing mandatory header')
   if (m.method && typeof m.uri !== 'string') throw new SipParseError('bad request line')
-  m.content = body.length > 0 ? body.toString('utf8') : ''
+  m.content = to > from ? buf.toString('utf8', from, to) : ''
   return m
 }
 
 /** Parse a datagram (one message, Content-Length optional). */
 export function parseDatagram(buf: Buffer): SipMessage {
+  const end = headerEnd(buf)
+  if (end < 0) throw new SipParseError('no end of headers')
+  // the header section decoded once (the old path decoded it twice)
+  const text = buf.toString('latin1', 0, end)
+  let to = buf.length
+  const n = datagramContentLength(text)
+  if (n !== undefined) {
+    if (n > buf.length - end - 4) throw new SipParseError('Content-Length larger than the datagram')
+    to = end + 4 + n
+  }
+  if (end > MAX_HEADER_BYTES) throw new SipParseError('header section too large')
+  return finish(parseHead(text) ?? parseHeadReference(text), buf, end + 4, to)
+}
+
+/** parseDatagram through the `sip` package alone (its own regex for Content-Length): the reference of the tests. */
+export function parseDatagramReference(buf: Buffer): SipMessage {
   const end = headerEnd(buf)
   if (end < 0) throw new SipParseError('no end of headers')
   const head = buf.subarray(0, end)
@@ -68,11 +104,19 @@ export function parseDatagram(buf: Buffer): SipMessage {
     if (n > body.length) throw new SipParseError('Content-Length larger than the datagram')
     body = body.subarray(0, n)
   }
-  return parseParts(head, body)
+  return parsePartsReference(head, body)
 }
 
 /** Serialize with a byte-exact Content-Length. */
 export function serialize(m: SipMessage): Buffer {
+  const content = m.content ?? ''
+  const head = stringifyHead(m, Buffer.byteLength(content, 'utf8'))
+  if (head === undefined) return serializeReference(m)
+  return Buffer.from(head + content, 'utf8')
+}
+
+/** serialize through the `sip` package: the fallback, and the reference test/sip-codec.ts compares with. */
+export function serializeReference(m: SipMessage): Buffer {
   const content = m.content ?? ''
   const text = sip.stringify({ ...m, content: '' })
   // Content-Length counts bytes (the package counts UTF-16 units); one UTF-8
@@ -149,27 +193,4 @@ export function unquote(s: string | undefined): string | undefined {
   if (s === undefined || s === null) return undefined
   const m = /^"(.*)"$/.exec(s)
   return m ? m[1]!.replace(/\\(.)/g, '$1') : s
-}
-
-const VIA_ENTRY = /^\s*SIP\s*\/\s*(\d+\.\d+)\s*\/\s*(\S+)\s+(\[[0-9a-fA-F:.]+\]|[^\s;:]+)(?:\s*:\s*(\d+))?\s*((?:;[^;]*)*)$/
-
-/** The package's Via parser stops at the first ':' of an IPv6 reference: parse such Vias here. */
-function fixIpv6Vias(text: string, headers: Record<string, unknown>): void {
-  const vias: Array<Record<string, unknown>> = []
-  for (const line of text.split('\r\n')) {
-    const m = /^(?:via|v)\s*:(.*)$/i.exec(line)
-    if (!m) continue
-    for (const entry of m[1]!.split(',')) {
-      const v = VIA_ENTRY.exec(entry)
-      if (!v) return
-      const params: Record<string, string | null> = {}
-      for (const p of v[5]!.split(';').map((x) => x.trim()).filter(Boolean)) {
-        const eq = p.indexOf('=')
-        if (eq < 0) params[p.toLowerCase()] = null
-        else params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim()
-      }
-      vias.push({ version: v[1], protocol: v[2], host: v[3], ...(v[4] ? { port: Number(v[4]) } : {}), params })
-    }
-  }
-  if (vias.length > 0) headers.via = vias
 }
