@@ -42,6 +42,8 @@ interface Options {
   pin: boolean
   /** micro-benchmarks of the hot functions instead of a load run */
   micro: boolean
+  /** setup mode: calls run (same C and K) before the measured ones, to measure a warm server (--warmup N) */
+  warmup: number
   /** extra node flags for the server (--server-flag, repeatable) */
   serverFlags: string[]
   /** extra config lines for the server (--set Key=Value, repeatable): LogLevel=INFO, CdrDatabase= ... */
@@ -49,7 +51,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false, serverFlags: [], set: [] }
+  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false, serverFlags: [], set: [], warmup: 0 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const v = (): string => argv[++i] ?? ''
@@ -72,6 +74,7 @@ function parse(argv: string[]): Options {
     else if (a === '--micro') o.micro = true
     else if (a === '--server-flag') o.serverFlags.push(v())
     else if (a === '--set') o.set.push(v())
+    else if (a === '--warmup') o.warmup = Number(v())
   }
   serverExtra = o
   return o
@@ -324,14 +327,22 @@ function dist(values: number[]): { p50: number; p90: number; p99: number; max: n
 }
 
 async function setupRun(o: Options, dir: string): Promise<Record<string, unknown>> {
-  const timeoutS = Math.ceil(60 + o.calls / 20)
+  const phoneCalls = o.calls + o.warmup
+  const timeoutS = Math.ceil(60 + phoneCalls / 20)
   const initScenario = scenario(dir, o.mode === 'refer' ? 'initiator.xml' : 'destination.xml', o.ringMs)
   const destScenario = scenario(dir, 'destination.xml', o.ringMs)
-  const dest = await sipp(dir, destScenario, o.calls, o.talkMs, timeoutS)
+  const dest = await sipp(dir, destScenario, phoneCalls, o.talkMs, timeoutS)
   // anchored: the initiator phone must not hang up on its own while the server is still reaching the
   // destination (that is a 603 the phone caused); the server relays the destination's BYE to it
-  const init = await sipp(dir, initScenario, o.calls, o.mode === 'refer' ? o.talkMs : o.talkMs + 10000, timeoutS)
+  const init = await sipp(dir, initScenario, phoneCalls, o.mode === 'refer' ? o.talkMs : o.talkMs + 10000, timeoutS)
   const server = await startServer(dir, rules([init], [dest]), o.profile, o.pin)
+  let warmupFailed = 0
+  if (o.warmup > 0) {
+    // the same load, not measured; then wait for its calls to end (talk time, BYEs)
+    const warm = await load(server.xmlPort, { ...o, calls: o.warmup, rate: 0 })
+    warmupFailed = warm.filter((s) => s.final !== '200 Destination').length
+    await new Promise((r) => setTimeout(r, o.talkMs + 1500))
+  }
   const before = procStat(server.child.pid!)
   const threadsBefore = threadCpu(server.child.pid!)
   await server.probe()
@@ -360,12 +371,17 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
     concurrency: o.concurrency,
     connections: o.connections,
     peerDelays: { initiatorRingMs: o.mode === 'refer' ? o.ringMs : o.ringMs, destinationRingMs: o.ringMs, talkMs: o.talkMs },
+    warmup: { calls: o.warmup, failed: warmupFailed },
     completed: ok.length,
     failed: samples.length - ok.length,
     byCode,
     setupsPerSecond: Math.round((ok.length / elapsed) * 10) / 10,
     latencyMs: {
       to100: dist(samples.filter((s) => s.t100 !== undefined).map((s) => s.t100!)),
+      // the first C requests are written at once, to a server that has not run a call yet: their
+      // 100s queue behind one another; the rest arrive one by one, as each call finishes
+      to100AfterFirstBurst: dist(samples.slice(o.concurrency).filter((s) => s.t100 !== undefined).map((s) => s.t100!)),
+      to100FirstBurst: dist(samples.slice(0, o.concurrency).filter((s) => s.t100 !== undefined).map((s) => s.t100!)),
       to200Initiator: dist(samples.filter((s) => s.tInit !== undefined).map((s) => s.tInit!)),
       to200Destination: dist(ok.map((s) => s.tDest!)),
     },
