@@ -144,7 +144,15 @@ export class Call extends EventEmitter implements CallHandle {
   /** Emit a typed event: numbered, kept (bounded), published on diagnostics_channel. */
   emitEvent(body: EventBody): void {
     this.seq += 1
-    const event = { ...body, callId: this.id, setupId: this.setupId ?? null, seq: this.seq, at: Date.now() } as CallEvent
+    // every caller passes a fresh literal: complete it in place. A spread of
+    // ~15 body shapes goes megamorphic and copies through the runtime: it was
+    // the costliest line of the call layer at load (issue 16: 3.1 % of the
+    // server's busy time on this line alone)
+    const event = body as CallEvent
+    event.callId = this.id
+    event.setupId = this.setupId ?? null
+    event.seq = this.seq
+    event.at = Date.now()
     this.events.push(event)
     if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY)
     // one listener's bug must not keep the event from the others (emit() stops at a throw)
