@@ -345,6 +345,18 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   }
   const before = procStat(server.child.pid!)
   const threadsBefore = threadCpu(server.child.pid!)
+  const phonesBefore = [init, dest].map((p) => procStat(p.child.pid!).cpuS)
+  // a phone exits as soon as its last call is done: its CPU is read every 200 ms while it runs
+  const phonesLast = [...phonesBefore]
+  const phoneSampler = setInterval(() => {
+    ;[init, dest].forEach((p, i) => {
+      try {
+        if (p.child.exitCode === null) phonesLast[i] = procStat(p.child.pid!).cpuS
+      } catch {
+        // it exited between the check and the read
+      }
+    })
+  }, 200)
   await server.probe()
   const t0 = performance.now()
   let lastOk = t0
@@ -356,6 +368,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   const elapsed = Math.max(0.001, (lastOk - t0) / 1000)
   const probe = await server.probe()
   const peak = procStat(server.child.pid!)
+  clearInterval(phoneSampler)
   // let the calls drain (talk time, BYEs)
   await Promise.race([Promise.all([init.exit, dest.exit]), new Promise((r) => setTimeout(r, o.talkMs + 5000))])
   await new Promise((r) => setTimeout(r, 500))
@@ -387,6 +400,9 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
     },
     cpuSecondsPer1000: Math.round(((after.cpuS - before.cpuS) / Math.max(1, ok.length)) * 1000 * 100) / 100,
     cpuPer1000ByThread: threadDelta(threadsBefore, threadsAfter, Math.max(1, ok.length)),
+    // the phones share the machine: who is the bottleneck (read every 200 ms up to the last setup:
+    // a lower bound, without the last talk times and BYEs)
+    phoneCpuSecondsPer1000: { initiator: per1000(phonesLast[0]! - phonesBefore[0]!, ok.length), destination: per1000(phonesLast[1]! - phonesBefore[1]!, ok.length) },
     rssMiB: { start: mib(before.rss), peak: mib(peak.hwm), afterDrain: mib(after.rss) },
     eventLoopDelayMs: { p99: probe.p99, max: probe.max },
   }
@@ -405,6 +421,10 @@ function rules(inits: Sipp[], dests: Sipp[]): string {
     ...inits.map((s, n) => `TranslationPattern = ^i${n}$\nTranslationOutput = sip:i@127.0.0.1:${s.port}\n`),
     ...dests.map((s, n) => `TranslationPattern = ^d${n}$\nTranslationOutput = sip:d@127.0.0.1:${s.port}\n`),
   ].join('')
+}
+
+function per1000(cpuS: number, calls: number): number {
+  return Math.round((cpuS / Math.max(1, calls)) * 1000 * 100) / 100
 }
 
 function mib(b: number): number {

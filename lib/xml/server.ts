@@ -64,6 +64,10 @@ class Connection {
   private closed = false
   private readEnded = false
   private destroyTimer: NodeJS.Timeout | undefined
+  /** result documents not yet handed to the socket (see write()) */
+  private queued: string[] = []
+  private queuedBytes = 0
+  private flushScheduled = false
 
   constructor(
     private readonly socket: net.Socket,
@@ -108,6 +112,8 @@ class Connection {
       }
       this.onRequest(ev.text)
     }
+    // the 100s of every request in this chunk: one write, now
+    this.flush()
   }
 
   private onRequest(text: string): void {
@@ -166,15 +172,39 @@ class Connection {
     return this.socket.remoteAddress ?? ''
   }
 
+  /**
+   * Queue a document; the queue goes to the socket in one write at the end
+   * of this loop turn (setImmediate), or at once at the end of a chunk of
+   * requests (their 100s) and before our FIN. Each write(2) to a local client
+   * wakes it: one per document was ~9 % of the server's busy time at load
+   * (issue 16); documents of the same turn now share one.
+   */
   private write(doc: string): void {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return
     const max = this.o.maxPendingBytes ?? 1024 * 1024
-    if (this.socket.writableLength > max) {
-      this.log.warn({ pending: this.socket.writableLength }, 'XML client does not read its results: closing')
+    if (this.socket.writableLength + this.queuedBytes > max) {
+      this.log.warn({ pending: this.socket.writableLength + this.queuedBytes }, 'XML client does not read its results: closing')
+      this.queued = []
+      this.queuedBytes = 0
       this.socket.destroy()
       return
     }
-    this.socket.write(doc)
+    this.queued.push(doc)
+    this.queuedBytes += doc.length
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    if (this.queued.length === 0) return
+    const docs = this.queued
+    this.queued = []
+    this.queuedBytes = 0
+    if (this.socket.destroyed || this.socket.writableEnded) return
+    this.socket.write(docs.length === 1 ? docs[0]! : docs.join(''))
   }
 
   private onClose(): void {
@@ -192,6 +222,7 @@ class Connection {
    */
   end(graceMs = this.o.closeGraceMs ?? 2000): void {
     if (this.socket.destroyed) return
+    this.flush()
     this.socket.end()
     if (this.destroyTimer) return
     this.destroyTimer = setTimeout(() => {
