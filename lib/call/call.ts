@@ -147,7 +147,7 @@ export class Call extends EventEmitter implements CallHandle {
   /** Emit a typed event: numbered, kept (bounded), published on diagnostics_channel. */
   emitEvent(body: EventBody): void {
     this.seq += 1
-    const event = { ...body, callId: this.id, setupId: this.setupId ?? null, seq: this.seq, at: Date.now() } as CallEvent
+    const event = eventRecord(body, this.id, this.setupId ?? null, this.seq, Date.now())
     this.events.push(event)
     if (this.events.length > EVENT_HISTORY) this.events.splice(0, this.events.length - EVENT_HISTORY)
     // one listener's bug must not keep the event from the others (emit() stops at a throw)
@@ -422,6 +422,44 @@ export class Call extends EventEmitter implements CallHandle {
 
   isReportedFinalState(): boolean {
     return REPORTED_FINAL.has(this.state)
+  }
+}
+
+/**
+ * The event as kept in the history: the body's fields, then callId, setupId,
+ * seq, at (the order clients see). The frequent types are written as one
+ * literal each: a spread copy of the body keeps the body's few in-object
+ * fields and puts the four added ones in a separate property array, ~60
+ * bytes more per event and ~1 KiB per bridged call (16 events).
+ */
+function eventRecord(body: EventBody, callId: string, setupId: string | null, seq: number, at: number): CallEvent {
+  switch (body.type) {
+    case 'state':
+      return { type: body.type, state: body.state, prev: body.prev, callId, setupId, seq, at }
+    case 'result':
+      return { type: body.type, result: body.result, callId, setupId, seq, at }
+    case 'ringing':
+      return { type: body.type, leg: body.leg, status: body.status, callId, setupId, seq, at }
+    case 'answered':
+      return { type: body.type, leg: body.leg, callId, setupId, seq, at }
+    case 'bridged':
+      return { type: body.type, callId, setupId, seq, at }
+    case 'created':
+      return {
+        type: body.type,
+        initiator: body.initiator,
+        destination: body.destination,
+        translatedInitiator: body.translatedInitiator,
+        translatedDestination: body.translatedDestination,
+        anchor: body.anchor,
+        origin: body.origin,
+        callId,
+        setupId,
+        seq,
+        at,
+      }
+    default:
+      return { ...body, callId, setupId, seq, at } as CallEvent
   }
 }
 
