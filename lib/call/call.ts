@@ -261,7 +261,7 @@ export class Call extends EventEmitter implements CallHandle {
   /** A timer that dies with the call. */
   timer(ms: number, fn: () => void): NodeJS.Timeout {
     const t = setTimeout(() => {
-      this.timers?.delete(t)
+      this.forgetTimer(t)
       fn()
     }, ms)
     t.unref()
@@ -280,7 +280,12 @@ export class Call extends EventEmitter implements CallHandle {
   clearTimer(t: NodeJS.Timeout | undefined): void {
     if (!t) return
     clearTimeout(t)
+    this.forgetTimer(t)
+  }
+
+  private forgetTimer(t: NodeJS.Timeout): void {
     this.timers?.delete(t)
+    if (this.timers?.size === 0) this.timers = undefined
   }
 
   /** Background work of this call: a failure is logged with the call id, never unhandled. */
