@@ -4,6 +4,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { writeFileSync } from 'node:fs'
+import { writeHeapSnapshot } from 'node:v8'
 
 const file = process.env.CTC_PROBE_FILE
 if (file) {
@@ -11,11 +12,17 @@ if (file) {
   // delay is that minus the 1 ms interval
   const h = monitorEventLoopDelay({ resolution: 1 })
   h.enable()
+  let snapshots = 0
   process.on('SIGUSR2', () => {
     // with --expose-gc (capacity mode) the heap is measured after a full collection
     const gc = (globalThis as { gc?: () => void }).gc
     if (gc) gc()
     const mem = process.memoryUsage()
+    // CTC_HEAP_SNAPSHOT=prefix: also a heap snapshot per probe (prefix-1, -2 ...)
+    // to see what the server retains; written before the answer, so that the
+    // harness goes on (fills) only once it is done (slow: seconds at 10,000 calls)
+    const snap = process.env.CTC_HEAP_SNAPSHOT
+    if (snap) writeHeapSnapshot(`${snap}-${++snapshots}.heapsnapshot`)
     const ms = (ns: number): number => Math.max(0, Math.round((ns - 1e6) / 1e4) / 100)
     writeFileSync(
       file,

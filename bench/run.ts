@@ -6,6 +6,7 @@
  *   --ramp: the highest offered rate with >= 99% success (median of 3 runs)
  *   --rate R: offer R calls per second instead of keeping C in flight
  *   --pin: the server on CPU 0, phones and load client on the others
+ *   --drain-heap S (setup mode): S seconds after the drain, the heap after a full GC (ResultCacheTime passed)
  *   --micro: the hot functions alone (SIP parse/serialize, XML parse/render, translate, the transaction layer: the sip package's and ours)
  * Prints a table and one JSON line. Everything it starts, it stops.
  */
@@ -48,10 +49,12 @@ interface Options {
   serverFlags: string[]
   /** extra config lines for the server (--set Key=Value, repeatable): LogLevel=INFO, CdrDatabase= ... */
   set: string[]
+  /** setup mode (--drain-heap S): S seconds after the drain (past ResultCacheTime), the heap after a full collection */
+  drainHeapS: number
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false, serverFlags: [], set: [], warmup: 0 }
+  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false, serverFlags: [], set: [], warmup: 0, drainHeapS: 0 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const v = (): string => argv[++i] ?? ''
@@ -75,6 +78,7 @@ function parse(argv: string[]): Options {
     else if (a === '--server-flag') o.serverFlags.push(v())
     else if (a === '--set') o.set.push(v())
     else if (a === '--warmup') o.warmup = Number(v())
+    else if (a === '--drain-heap') o.drainHeapS = Number(v())
   }
   serverExtra = o
   return o
@@ -335,7 +339,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   // anchored: the initiator phone must not hang up on its own while the server is still reaching the
   // destination (that is a 603 the phone caused); the server relays the destination's BYE to it
   const init = await sipp(dir, initScenario, phoneCalls, o.mode === 'refer' ? o.talkMs : o.talkMs + 10000, timeoutS)
-  const server = await startServer(dir, rules([init], [dest]), o.profile, o.pin)
+  const server = await startServer(dir, rules([init], [dest]), o.profile, o.pin, o.drainHeapS > 0 ? ['--expose-gc'] : [])
   let warmupFailed = 0
   if (o.warmup > 0) {
     // the same load, not measured; then wait for its calls to end (talk time, BYEs)
@@ -357,7 +361,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
       }
     })
   }, 200)
-  await server.probe()
+  const startProbe = await server.probe()
   const t0 = performance.now()
   let lastOk = t0
   const samples = await load(server.xmlPort, o, (s) => {
@@ -374,6 +378,13 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   await new Promise((r) => setTimeout(r, 500))
   const after = procStat(server.child.pid!)
   const threadsAfter = threadCpu(server.child.pid!)
+  let drained: Record<string, unknown> = {}
+  if (o.drainHeapS > 0) {
+    // what is left once the finished calls' results are forgotten
+    await new Promise((r) => setTimeout(r, o.drainHeapS * 1000))
+    const late = await server.probe()
+    drained = { heapMiB: { start: mib(startProbe.heapUsed), afterDrainWait: mib(late.heapUsed) }, rssMiBAfterDrainWait: mib(procStat(server.child.pid!).rss) }
+  }
   await server.stop()
   for (const s of [init, dest]) if (s.child.exitCode === null) s.child.kill('SIGKILL')
   const byCode = countCodes(samples)
@@ -405,6 +416,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
     phoneCpuSecondsPer1000: { initiator: per1000(phonesLast[0]! - phonesBefore[0]!, ok.length), destination: per1000(phonesLast[1]! - phonesBefore[1]!, ok.length) },
     rssMiB: { start: mib(before.rss), peak: mib(peak.hwm), afterDrain: mib(after.rss) },
     eventLoopDelayMs: { p99: probe.p99, max: probe.max },
+    ...drained,
   }
 }
 

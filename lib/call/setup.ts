@@ -18,7 +18,7 @@ import { placeLeg } from './leg-invite'
 export function runCall(call: Call, ctx: FlowContext): void {
   const ringMs = call.request.initiatorRingTimeoutMs ?? ctx.initiatorRingTimeoutMs
   const bound = ringMs + ctx.destinationRingTimeoutMs + ctx.referNotifyTimeoutMs + 30_000
-  call.timer(bound, () => {
+  call.timerUntilFinal(bound, () => {
     if (call.reportedFinal) return
     call.log.warn({ boundMs: bound, state: call.state }, 'call setup exceeded its bound')
     call.failCurrentLeg(408)

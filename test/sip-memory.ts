@@ -1,0 +1,44 @@
+/**
+ * What a confirmed dialog keeps (issue 16, memory per held call): the ACK it
+ * sent for the INVITE's 2xx only while that 2xx may still be retransmitted
+ * (64*T1), then only the fact that it was sent.
+ */
+import t from 'tap'
+import pino from 'pino'
+import { createSipStack, type Dialog } from '../lib/sip'
+import { createPhone } from '../lib/phone'
+
+const logger = pino({ level: process.env.SIP_TEST_LOG ?? 'silent' })
+const SDP = 'v=0\r\no=ctc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 8000 RTP/AVP 0\r\na=inactive\r\n'
+
+/** the dialog's private ACK, read as tests read what a type hides */
+function lastAck(d: Dialog): unknown {
+  return (d as unknown as { lastAck?: unknown }).lastAck
+}
+
+function acked(d: Dialog): boolean {
+  return (d as unknown as { acked: boolean }).acked
+}
+
+t.test('the ACK of the 2xx is kept 64*T1, then dropped; the dialog still counts as ACKed and works', async (t) => {
+  const T1 = 20
+  const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger, timers: { T1 } })
+  t.teardown(() => s.close())
+  const alice = await createPhone({ name: 'alice', behaviour: 'answer', logger })
+  t.teardown(() => alice.close())
+  const inv = s.invite({ target: alice.uri, from: { uri: 'sip:click2call@127.0.0.1' }, sdp: SDP })
+  const dialog = await new Promise<Dialog>((resolve, reject) => {
+    inv.on('answered', (d: Dialog) => resolve(d))
+    inv.on('failed', (status: number) => reject(new Error(`failed ${status}`)))
+  })
+  t.ok(lastAck(dialog), 'the ACK is kept for retransmissions of the 2xx')
+  t.ok(acked(dialog))
+  await alice.waitFor('answered')
+  await new Promise((r) => setTimeout(r, 64 * T1 + 200))
+  t.equal(lastAck(dialog), undefined, 'dropped once the 2xx can no longer come')
+  t.ok(acked(dialog), 'still ACKed: a later ack() sends nothing')
+  t.equal(dialog.state, 'confirmed')
+  await dialog.bye()
+  await alice.waitFor('bye')
+  t.equal(dialog.state, 'terminated')
+})
