@@ -50,6 +50,12 @@ export interface CallRequest {
    * and in `Referred-By`; default ClickToCallIdentity. A SIP URI.
    */
   identity?: string
+  /**
+   * the addresses already through the translation rules: the XML thread
+   * translates before it writes its 100 (lib/xml/thread.ts). Used as they
+   * are; the URI check still applies. Not for client input.
+   */
+  translated?: { initiator: string; destination: string }
 }
 
 /**

@@ -12,7 +12,7 @@ import { createCallControl } from './verbs'
 import type { FlowContext, FlowSettings } from './context'
 import type { SipStack } from '../sip'
 import { checkAddress } from './address'
-import { invalidUriText, noTranslationText } from './texts'
+import { translateCall } from './admission'
 
 export interface CallManagerOptions extends FlowSettings {
   sip: SipStack
@@ -70,34 +70,13 @@ export class CallManager implements CallService {
       this.log.warn({ max: this.options.maxCalls, origin: request.origin }, 'call refused: too many calls in progress')
       return { ok: false, reason: 'overloaded', code: 503, text: 'Too many calls in progress' }
     }
-    const ti = this.options.translate(initiator)
-    const td = ti === undefined ? undefined : this.options.translate(destination)
-    if (ti === undefined || td === undefined) {
-      this.log.info({ initiator, destination, origin: request.origin }, 'no translation rule')
-      return {
-        ok: false,
-        reason: 'no-translation',
-        code: 400,
-        text: noTranslationText(initiator, destination),
-        initiator,
-        destination,
-      }
+    const admitted = translateCall(initiator, destination, this.options, request.translated)
+    if (!admitted.ok) {
+      if (admitted.reason === 'no-translation') this.log.info({ initiator, destination, origin: request.origin }, 'no translation rule')
+      return admitted
     }
-    const pi = checkAddress(ti, this.options)
-    const pd = checkAddress(td, this.options)
-    if (typeof pi === 'string' || typeof pd === 'string') {
-      const why = typeof pi === 'string' ? `initiator: ${pi}` : `destination: ${pd as string}`
-      return {
-        ok: false,
-        reason: 'invalid-uri',
-        code: 400,
-        text: invalidUriText(ti, initiator, td, destination, why),
-        initiator,
-        destination,
-        translatedInitiator: ti,
-        translatedDestination: td,
-      }
-    }
+    const ti = admitted.initiator
+    const td = admitted.destination
     const call = new Call(request, ti, td, this.options.sip.host, this.log, this.control)
     this.registry.add(call)
     call.on('event', (event: CallEvent) => this.publish(event))

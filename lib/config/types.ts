@@ -38,6 +38,7 @@ export interface Config {
   xmlRpcIdleTimeout: number
   xmlRpcTlsCertificate: string
   xmlRpcTlsPrivateKey: string
+  xmlRpcThread: boolean
   httpBindAddress: string
   httpAuthBasic: boolean
   httpDigestAlgorithms: Array<'SHA-256' | 'MD5'>

@@ -36,9 +36,9 @@ export const LIVE_FIELDS: readonly Field[] = [
   'tlsPrivateKey',
 ]
 
-/** every XmlRpc* setting but the port and bind address (TLS files: see xmlTlsMode) */
+/** every XmlRpc* setting but the port, bind address and thread (TLS files: see xmlTlsMode) */
 function xmlLive(f: Field): boolean {
-  return f.startsWith('xmlRpc') && f !== 'xmlRpcPort' && f !== 'xmlRpcBindAddress'
+  return f.startsWith('xmlRpc') && f !== 'xmlRpcPort' && f !== 'xmlRpcBindAddress' && f !== 'xmlRpcThread'
 }
 
 /** every Http* setting but the port and bind address, when the HTTP front-end can take them */

@@ -9,7 +9,7 @@ import type { Config } from '../config'
 import type { Translator } from '../translate'
 import { createSipStack, type SipStack, type SipCredentials } from '../sip'
 import { CallManager } from '../call'
-import { createXmlFrontEnd, type XmlFrontEnd } from '../xml'
+import { createXmlFrontEnd, createXmlFrontEndThread, type AdmissionData, type XmlThreadFrontEnd } from '../xml'
 import { createHttpFrontEnd, httpSettingsOf, type HttpFrontEnd } from '../http'
 import { createJsonRpcFrontEnd, type JsonRpcFrontEnd, type JsonRpcLiveSettings } from '../jsonrpc'
 import { ConfigError } from '../errors'
@@ -22,7 +22,8 @@ import { sipConnectionOptions, sipReloadOptions, sipTlsOptions } from './sip-opt
 export interface RunningServer {
   readonly sip: SipStack
   readonly calls: CallManager
-  readonly xml: XmlFrontEnd | undefined
+  /** the XML port, on its own thread (XmlRpcThread) or not */
+  readonly xml: XmlThreadFrontEnd | undefined
   readonly http: HttpFrontEnd | undefined
   readonly jsonrpc: JsonRpcFrontEnd | undefined
   /** webhooks, action URLs and the CDR store (`outputs.cdr`) */
@@ -74,6 +75,27 @@ function credentials(config: Config): SipCredentials[] | undefined {
 
 function translatorFn(t: Translator): (address: string) => string | undefined {
   return (address) => t.translate(address)?.output
+}
+
+/** the XML port's settings a reload can change */
+function xmlSettingsOf(config: Config) {
+  return {
+    allow: config.xmlRpcAllow,
+    maxRequestSize: config.xmlRpcMaxRequestSize,
+    maxConnections: config.xmlRpcMaxConnections,
+    maxConnectionsPerAddress: config.xmlRpcMaxConnectionsPerAddress,
+    maxCallsPerConnection: config.xmlRpcMaxCallsPerConnection,
+    rateLimit: config.xmlRpcRateLimit,
+    idleTimeoutMs: config.xmlRpcIdleTimeout * 1000,
+    ...(config.xmlRpcTlsCertificate && config.xmlRpcTlsPrivateKey
+      ? { tls: { certFile: config.xmlRpcTlsCertificate, keyFile: config.xmlRpcTlsPrivateKey } }
+      : {}),
+  }
+}
+
+/** what the XML thread translates and checks requests by, as the call manager does */
+function admissionOf(config: Config, overrides: ServerOverrides): AdmissionData {
+  return { rules: config.translationRules, allowUriHeaders: config.allowUriHeaders, maxCalls: overrides.maxCalls ?? config.maxCalls }
 }
 
 function flowSettings(config: Config, overrides: ServerOverrides) {
@@ -140,24 +162,18 @@ export async function startServer(
     }
     // XmlRpcPort/HttpPort 0 disable the front-end, as in the original
     const listenPort = (p: number): number => (overrides.ephemeralPorts ? 0 : p)
-    let xml: XmlFrontEnd | undefined
+    let xml: XmlThreadFrontEnd | undefined
     if (config.xmlRpcPort !== 0) {
-      xml = await createXmlFrontEnd({
+      const xmlOptions = {
         calls,
         port: listenPort(config.xmlRpcPort),
         host: config.xmlRpcBindAddress,
-        allow: config.xmlRpcAllow,
-        maxRequestSize: config.xmlRpcMaxRequestSize,
-        maxConnections: config.xmlRpcMaxConnections,
-        maxConnectionsPerAddress: config.xmlRpcMaxConnectionsPerAddress,
-        maxCallsPerConnection: config.xmlRpcMaxCallsPerConnection,
-        rateLimit: config.xmlRpcRateLimit,
-        idleTimeoutMs: config.xmlRpcIdleTimeout * 1000,
-        ...(config.xmlRpcTlsCertificate && config.xmlRpcTlsPrivateKey
-          ? { tls: { certFile: config.xmlRpcTlsCertificate, keyFile: config.xmlRpcTlsPrivateKey } }
-          : {}),
+        ...xmlSettingsOf(config),
         logger,
-      })
+      }
+      xml = config.xmlRpcThread
+        ? await createXmlFrontEndThread({ ...xmlOptions, admission: admissionOf(config, overrides), liveCalls: () => calls.liveCount })
+        : await createXmlFrontEnd(xmlOptions)
       opened.push(xml)
     }
     let http: HttpFrontEnd | undefined
@@ -206,18 +222,7 @@ export async function startServer(
         for (const name of plan.restart) logger.warn({ setting: name }, `${name} changed: restart to apply`)
         if (next.dnsServers.join() !== running.dnsServers.join()) dns.setServers(next.dnsServers.length > 0 ? next.dnsServers : systemDns)
         // the XML port first: re-reading its TLS files is the one step that can still fail
-        xml?.reconfigure({
-          allow: next.xmlRpcAllow,
-          maxRequestSize: next.xmlRpcMaxRequestSize,
-          maxCallsPerConnection: next.xmlRpcMaxCallsPerConnection,
-          rateLimit: next.xmlRpcRateLimit,
-          idleTimeoutMs: next.xmlRpcIdleTimeout * 1000,
-          maxConnections: next.xmlRpcMaxConnections,
-          maxConnectionsPerAddress: next.xmlRpcMaxConnectionsPerAddress,
-          ...(next.xmlRpcTlsCertificate && next.xmlRpcTlsPrivateKey
-            ? { tls: { certFile: next.xmlRpcTlsCertificate, keyFile: next.xmlRpcTlsPrivateKey } }
-            : {}),
-        })
+        xml?.reconfigure(xmlSettingsOf(next), admissionOf(next, overrides))
         // SIP connection limits, outbound TLS trust, the SIP TLS files (read first: a failure changes nothing there)
         for (const name of sip.reconfigure(sipReloadOptions(next))) {
           if (!plan.restart.includes(name)) logger.warn({ setting: name }, `${name} changed: restart to apply`)

@@ -40,6 +40,8 @@ export interface XmlFrontEndOptions {
   /** TLS on the XML port */
   tls?: { certFile: string; keyFile: string }
   logger: Logger
+  /** told the number of open connections each time it changes (the XML thread shares it with the main thread) */
+  onConnections?: (count: number) => void
 }
 
 export interface XmlFrontEnd {
@@ -290,7 +292,11 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
     clog.debug('XML connection accepted')
     const c = new Connection(socket, o, clog, limiter)
     conns.add(c)
-    socket.on('close', () => conns.delete(c))
+    o.onConnections?.(conns.size)
+    socket.on('close', () => {
+      conns.delete(c)
+      o.onConnections?.(conns.size)
+    })
   }
   const readCreds = (files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } => {
     try {
