@@ -7,6 +7,7 @@
  *   --rate R: offer R calls per second instead of keeping C in flight
  *   --pin: the server on CPU 0, phones and load client on the others
  *   --drain-heap S (setup mode): S seconds after the drain, the heap after a full GC (ResultCacheTime passed)
+ *   --probe-rate R (setup mode, default 100): a second client of its own, R refused requests a second, times its first documents
  *   --micro: the hot functions alone (SIP parse/serialize, XML parse/render, translate, the transaction layer: the sip package's and ours)
  * Prints a table and one JSON line. Everything it starts, it stops.
  */
@@ -51,10 +52,12 @@ interface Options {
   set: string[]
   /** setup mode (--drain-heap S): S seconds after the drain (past ResultCacheTime), the heap after a full collection */
   drainHeapS: number
+  /** setup mode: requests per second of the second, idle client (bench/probe-client.ts); 0 = none */
+  probeRate: number
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false, serverFlags: [], set: [], warmup: 0, drainHeapS: 0 }
+  const o: Options = { mode: 'refer', calls: 200, concurrency: 20, connections: 4, ringMs: 100, talkMs: 200, rate: 0, capacity: [], ramp: false, profile: false, json: false, modeGiven: false, fill: 200, holdS: 35, pin: false, micro: false, serverFlags: [], set: [], warmup: 0, drainHeapS: 0, probeRate: 100 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const v = (): string => argv[++i] ?? ''
@@ -74,6 +77,7 @@ function parse(argv: string[]): Options {
     else if (a === '--fill') o.fill = Number(v())
     else if (a === '--hold') o.holdS = Number(v())
     else if (a === '--pin') o.pin = true
+    else if (a === '--probe-rate') o.probeRate = Number(v())
     else if (a === '--micro') o.micro = true
     else if (a === '--server-flag') o.serverFlags.push(v())
     else if (a === '--set') o.set.push(v())
@@ -330,6 +334,35 @@ function dist(values: number[]): { p50: number; p90: number; p99: number; max: n
   return { p50: pct(values, 50), p90: pct(values, 90), p99: pct(values, 99), max: pct(values, 100) }
 }
 
+/** bench/probe-client.ts in a process of its own, for the length of the load */
+async function probeClient(port: number, rate: number): Promise<{ stop(): Promise<Record<string, number> | undefined> }> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'probe-client.js'), String(port), String(rate)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout!.setEncoding('utf8')
+  child.stdout!.on('data', (d: string) => (out += d))
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  // started and connected before the load: its own start-up does not fall on the first burst
+  const connected = await Promise.race([
+    new Promise<boolean>((resolve) => child.stdout!.on('data', () => out.includes('connected\n') && resolve(true))),
+    exited.then(() => false),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000)),
+  ])
+  if (!connected) throw new Error('the probe client did not connect')
+  return {
+    stop: async () => {
+      child.stdin!.end()
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+      try {
+        return JSON.parse(out.slice(out.indexOf('connected\n') + 'connected\n'.length)) as Record<string, number>
+      } catch {
+        return undefined
+      }
+    },
+  }
+}
+
 async function setupRun(o: Options, dir: string): Promise<Record<string, unknown>> {
   const phoneCalls = o.calls + o.warmup
   const timeoutS = Math.ceil(60 + phoneCalls / 20)
@@ -362,6 +395,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
     })
   }, 200)
   const startProbe = await server.probe()
+  const second = o.probeRate > 0 ? await probeClient(server.xmlPort, o.probeRate) : undefined
   const t0 = performance.now()
   let lastOk = t0
   const samples = await load(server.xmlPort, o, (s) => {
@@ -370,6 +404,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   // the rate of successful setups, up to the last one (a failing call that waits out a
   // timeout is counted as a failure, not as time)
   const elapsed = Math.max(0.001, (lastOk - t0) / 1000)
+  const firstDocumentProbe = await second?.stop()
   const probe = await server.probe()
   const peak = procStat(server.child.pid!)
   clearInterval(phoneSampler)
@@ -406,6 +441,8 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
       // 100s queue behind one another; the rest arrive one by one, as each call finishes
       to100AfterFirstBurst: dist(samples.slice(o.concurrency).filter((s) => s.t100 !== undefined).map((s) => s.t100!)),
       to100FirstBurst: dist(samples.slice(0, o.concurrency).filter((s) => s.t100 !== undefined).map((s) => s.t100!)),
+      // the same server path (read, parse, translate, write) timed by a client with nothing else to do
+      ...(firstDocumentProbe ? { firstDocumentProbe } : {}),
       to200Initiator: dist(samples.filter((s) => s.tInit !== undefined).map((s) => s.tInit!)),
       to200Destination: dist(ok.map((s) => s.tDest!)),
     },
