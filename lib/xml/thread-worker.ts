@@ -213,9 +213,10 @@ port.on('message', (m: ToThread) => {
 /**
  * Before it listens, the thread runs its own path (framing, parsing, the
  * rules, the documents) on made-up requests, so that a burst of clients at
- * start-up (a CRM reconnecting after a restart) meets compiled code: cold,
- * the first 200 requests of a load waited 36 ms for their 100 (median),
- * warm ~1 ms. About 60 ms of start-up (docs/benchmarks.md, issue 16).
+ * start-up (CRMs reconnecting after a restart) meets code the JIT has
+ * seen: the first 200 requests of the benchmark's load waited 36-40 ms for
+ * their 100 (median) without it, 23-25 ms with it. 42-61 ms of start-up
+ * (docs/benchmarks.md, issue 16).
  */
 function warmUp(rounds: number): void {
   const policy = policyOf(data.admission)
