@@ -221,3 +221,31 @@ t.test('a thread that stops is started again on the same port; calls go on', asy
   t.match(answered, /No translation rule/, 'a new thread answers on the same port')
   t.ok(fe.thread, 'and runs')
 })
+
+t.test('a client writing garbage cannot queue log lines without bound: at most 500 a second reach the main log', async (t) => {
+  const lines: string[] = []
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString())
+      done()
+    },
+  })
+  const { defaultConfig } = await import('../lib/config')
+  const { startServer } = await import('../lib/server')
+  const config: Config = { ...defaultConfig(), ipAddress: '127.0.0.1', udpTcpPort: 0, cdrDatabase: '', logFilename: '', xmlRpcRateLimit: 0 }
+  const running = await startServer(config, pino({ level: 'info' }, sink), { ephemeralPorts: true, advertisedHost: '127.0.0.1' })
+  t.teardown(() => running.close(2000))
+  const c = await client(t, running.xml!.port)
+  // each "x<a/>" is two info lines on the thread: text outside a request, then a bad request
+  c.write('x<a/>'.repeat(3000))
+  await c.until((r) => r.length >= 6000, 20_000, '6,000 refusals')
+  const deadline = Date.now() + 3000
+  const dropped = (): Array<Record<string, unknown>> => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'XML thread: log lines dropped (too many in one second)')
+  while (dropped().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  const fromClient = parsed.filter((l) => l.msg === 'text outside of any XML request' || l.msg === 'bad XML request')
+  t.ok(fromClient.length >= 250 && fromClient.length <= 1500, `${fromClient.length} of the 6,000 lines reached the log (at most 500 a second)`)
+  const total = dropped().reduce((n, l) => n + Number(l.dropped), 0)
+  t.equal(fromClient.length + total, 6000, `the rest are counted: ${total} dropped, in ${dropped().length} warning(s)`)
+  t.equal(c.results.filter((r) => r.code === 400).length, 6000, 'every request still got its 400')
+})

@@ -140,9 +140,43 @@ function policyOf(admission: AdmissionData): AdmissionPolicy {
 }
 
 /**
+ * Lines the thread may hand to the main thread in one second. The thread
+ * reads as fast as clients write; the main thread writes the lines when its
+ * loop gets to them. Without a bound, a client sending garbage (a line per
+ * chunk) could queue lines faster than a busy main thread takes them: the
+ * queue between two threads has no limit of its own.
+ */
+const LOG_LINES_PER_SECOND = 500
+
+const logBudget = { second: 0, used: 0, dropped: 0 }
+
+function reportDropped(): void {
+  if (logBudget.dropped === 0) return
+  post({ t: 'log', level: 'warn', bindings: { module: 'xml' }, obj: { dropped: logBudget.dropped, max: LOG_LINES_PER_SECOND }, msg: 'XML thread: log lines dropped (too many in one second)' })
+  logBudget.dropped = 0
+}
+
+/** true when one more line fits this second's budget; the drops of a second are reported once it is over */
+function spendLogLine(): boolean {
+  const now = Date.now()
+  const second = Math.floor(now / 1000)
+  if (second !== logBudget.second) {
+    reportDropped()
+    logBudget.second = second
+    logBudget.used = 0
+  }
+  if (logBudget.used >= LOG_LINES_PER_SECOND) {
+    if (logBudget.dropped++ === 0) setTimeout(reportDropped, 1000 - (now % 1000) + 1).unref()
+    return false
+  }
+  logBudget.used += 1
+  return true
+}
+
+/**
  * The logger of this thread: a line at or above the main logger's level
  * (shared slot) goes to the main thread, which writes it to its own
- * destination with these bindings.
+ * destination with these bindings; at most LOG_LINES_PER_SECOND a second.
  */
 class ThreadLogger {
   constructor(private readonly bindings: Record<string, unknown>) {}
@@ -158,6 +192,7 @@ class ThreadLogger {
 
   private line(level: LogLevelName, a: unknown, b: unknown): void {
     if (LEVEL_VALUES[level] < Atomics.load(shared, Slot.level)) return
+    if (!spendLogLine()) return
     const obj = typeof a === 'object' && a !== null ? (a as Record<string, unknown>) : undefined
     const msg = typeof a === 'string' ? a : typeof b === 'string' ? b : undefined
     post({ t: 'log', level, bindings: this.bindings, obj, msg })
