@@ -168,7 +168,8 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
       w.on('message', (m: FromThread) => {
         switch (m.t) {
           case 'start':
-            onStart(m)
+            // a request of a thread already replaced has no client left to answer
+            if (worker === w) onStart(m)
             return
           case 'log':
             logger.child(m.bindings)[m.level](m.obj ?? {}, m.msg)
