@@ -396,6 +396,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   }, 200)
   const startProbe = await server.probe()
   const second = o.probeRate > 0 ? await probeClient(server.xmlPort, o.probeRate) : undefined
+  const clientBefore = process.cpuUsage()
   const t0 = performance.now()
   let lastOk = t0
   const samples = await load(server.xmlPort, o, (s) => {
@@ -404,6 +405,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   // the rate of successful setups, up to the last one (a failing call that waits out a
   // timeout is counted as a failure, not as time)
   const elapsed = Math.max(0.001, (lastOk - t0) / 1000)
+  const clientCpu = process.cpuUsage(clientBefore)
   const firstDocumentProbe = await second?.stop()
   const probe = await server.probe()
   const peak = procStat(server.child.pid!)
@@ -450,6 +452,8 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
     cpuPer1000ByThread: threadDelta(threadsBefore, threadsAfter, Math.max(1, ok.length)),
     // the phones share the machine: who is the bottleneck (read every 200 ms up to the last setup:
     // a lower bound, without the last talk times and BYEs)
+    // this process: the load client, on the same cores
+    loadClientCpuSecondsPer1000: per1000((clientCpu.user + clientCpu.system) / 1e6, ok.length),
     phoneCpuSecondsPer1000: { initiator: per1000(phonesLast[0]! - phonesBefore[0]!, ok.length), destination: per1000(phonesLast[1]! - phonesBefore[1]!, ok.length) },
     rssMiB: { start: mib(before.rss), peak: mib(peak.hwm), afterDrain: mib(after.rss) },
     eventLoopDelayMs: { p99: probe.p99, max: probe.max },
