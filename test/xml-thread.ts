@@ -249,3 +249,22 @@ t.test('a client writing garbage cannot queue log lines without bound: at most 5
   t.equal(fromClient.length + total, 6000, `the rest are counted: ${total} dropped, in ${dropped().length} warning(s)`)
   t.equal(c.results.filter((r) => r.code === 400).length, 6000, 'every request still got its 400')
 })
+
+t.test('shutting down: a request on an open connection gets 503 from the thread, the call in progress its final result', async (t) => {
+  const s = await startTestServer({}, { referByeGraceMs: 200 })
+  const alice = await phone(t, 'alice')
+  const c = await client(t, s.xmlPort)
+  c.write(request(alice.uri, 'sip:nobody@127.0.0.1:9', true))
+  await c.until((r) => r.some((x) => x.code === 200 && x.leg === 'Initiator'), 10_000, 'the initiator answered')
+  const closed = s.close()
+  c.write(request(alice.uri, '2000', true))
+  await c.finals(2, 10_000)
+  await closed
+  const finals = c.results.filter((r) => r.final)
+  t.ok(
+    finals.some((r) => r.code === 503 && r.text === 'Server shutting down' && r.leg === undefined),
+    `the new request: 503 Server shutting down (${c.summary().join('; ')})`,
+  )
+  t.equal(c.results.filter((r) => r.code === 100).length, 1, 'no 100 for the refused request')
+  t.ok(finals.some((r) => r.leg === 'Destination' && r.code >= 300), 'the call in progress got its final result on the Destination leg')
+})
