@@ -10,7 +10,8 @@ import { Writable } from 'node:stream'
 import { startTestServer, type TestServer } from './helpers/server'
 import { XmlClient, request } from './helpers/xml-client'
 import { createPhone, type Phone } from '../lib/phone'
-import type { Config } from '../lib/config'
+import { defaultConfig, type Config } from '../lib/config'
+import { startServer, type RunningServer } from '../lib/server'
 
 const logger = pino({ level: 'silent' })
 
@@ -30,6 +31,21 @@ async function client(t: Test, port: number): Promise<XmlClient> {
   const c = await XmlClient.connect(port)
   t.teardown(() => c.close())
   return c
+}
+
+/** a server logging at INFO into `lines` (one JSON line each), for tests that read what the thread logged */
+async function serverWithLog(t: Test, settings: Partial<Config>): Promise<{ running: RunningServer; config: Config; lines: string[] }> {
+  const lines: string[] = []
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString())
+      done()
+    },
+  })
+  const config: Config = { ...defaultConfig(), ipAddress: '127.0.0.1', udpTcpPort: 0, cdrDatabase: '', logFilename: '', ...settings }
+  const running = await startServer(config, pino({ level: 'info' }, sink), { ephemeralPorts: true, advertisedHost: '127.0.0.1' })
+  t.teardown(() => running.close(2000))
+  return { running, config, lines }
 }
 
 t.test('the 100 comes while the main thread is busy', async (t) => {
@@ -130,25 +146,9 @@ t.test('MaxCalls and per-connection limits are checked on the thread', async (t)
 })
 
 t.test('a reload reaches the thread: rules, limits; the log lines come through the main logger', async (t) => {
-  const lines: string[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString())
-      done()
-    },
-  })
-  const { defaultConfig } = await import('../lib/config')
-  const { startServer } = await import('../lib/server')
-  const config: Config = {
-    ...defaultConfig(),
-    ipAddress: '127.0.0.1',
-    udpTcpPort: 0,
-    cdrDatabase: '',
-    logFilename: '',
+  const { running, config, lines } = await serverWithLog(t, {
     translationRules: [{ pattern: '^(\\d+)$', output: 'sip:$1@127.0.0.1:9', file: 'test', line: 1 }],
-  }
-  const running = await startServer(config, pino({ level: 'info' }, sink), { ephemeralPorts: true, advertisedHost: '127.0.0.1' })
-  t.teardown(() => running.close(2000))
+  })
   const c = await client(t, running.xml!.port)
   c.write(request('alice', '2000', true))
   const [r1] = await c.finals(1, 5000)
@@ -185,8 +185,6 @@ t.test('a reload reaches the thread: rules, limits; the log lines come through t
 t.test('a port in use: the start fails with the XML port\'s bind error', async (t) => {
   const s = await server(t)
   const { BindError } = await import('../lib/errors')
-  const { defaultConfig } = await import('../lib/config')
-  const { startServer } = await import('../lib/server')
   const err = await startServer({ ...defaultConfig(), ipAddress: '127.0.0.1', udpTcpPort: 0, cdrDatabase: '', httpPort: 0, jsonRpcPort: 0, xmlRpcPort: s.xmlPort, xmlRpcBindAddress: '127.0.0.1' }, logger, { advertisedHost: '127.0.0.1' }).then(
     () => undefined,
     (e: unknown) => e,
@@ -223,18 +221,7 @@ t.test('a thread that stops is started again on the same port; calls go on', asy
 })
 
 t.test('a client writing garbage cannot queue log lines without bound: at most 500 a second reach the main log', async (t) => {
-  const lines: string[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString())
-      done()
-    },
-  })
-  const { defaultConfig } = await import('../lib/config')
-  const { startServer } = await import('../lib/server')
-  const config: Config = { ...defaultConfig(), ipAddress: '127.0.0.1', udpTcpPort: 0, cdrDatabase: '', logFilename: '', xmlRpcRateLimit: 0 }
-  const running = await startServer(config, pino({ level: 'info' }, sink), { ephemeralPorts: true, advertisedHost: '127.0.0.1' })
-  t.teardown(() => running.close(2000))
+  const { running, lines } = await serverWithLog(t, { xmlRpcRateLimit: 0 })
   const c = await client(t, running.xml!.port)
   // each "x<a/>" is two info lines on the thread: text outside a request, then a bad request
   c.write('x<a/>'.repeat(3000))

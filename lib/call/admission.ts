@@ -15,6 +15,13 @@ export interface AdmissionPolicy extends AddressPolicy {
 
 export type Translated = { ok: true; initiator: string; destination: string }
 
+/** The 503 of a server shutting down or at MaxCalls, or undefined when a new call may start. */
+export function capacityRefusal(closing: boolean, live: number, maxCalls: number): StartRefusal | undefined {
+  if (closing) return { ok: false, reason: 'overloaded', code: 503, text: 'Server shutting down' }
+  if (live >= maxCalls) return { ok: false, reason: 'overloaded', code: 503, text: 'Too many calls in progress' }
+  return undefined
+}
+
 /**
  * The translated initiator and destination, or the original's 400 refusal.
  * `given` (addresses another thread translated already) skips the rules,

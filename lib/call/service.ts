@@ -12,7 +12,7 @@ import { createCallControl } from './verbs'
 import type { FlowContext, FlowSettings } from './context'
 import type { SipStack } from '../sip'
 import { checkAddress } from './address'
-import { translateCall } from './admission'
+import { capacityRefusal, translateCall } from './admission'
 
 export interface CallManagerOptions extends FlowSettings {
   sip: SipStack
@@ -65,10 +65,10 @@ export class CallManager implements CallService {
         return { ok: true, call: known.call, existing: true }
       }
     }
-    if (this.closing) return { ok: false, reason: 'overloaded', code: 503, text: 'Server shutting down' }
-    if (this.registry.size >= this.options.maxCalls) {
-      this.log.warn({ max: this.options.maxCalls, origin: request.origin }, 'call refused: too many calls in progress')
-      return { ok: false, reason: 'overloaded', code: 503, text: 'Too many calls in progress' }
+    const full = capacityRefusal(this.closing, this.registry.size, this.options.maxCalls)
+    if (full) {
+      if (!this.closing) this.log.warn({ max: this.options.maxCalls, origin: request.origin }, 'call refused: too many calls in progress')
+      return full
     }
     const admitted = translateCall(initiator, destination, this.options, request.translated)
     if (!admitted.ok) {

@@ -248,6 +248,15 @@ function toRendered(r: CallResult): RenderedResult {
   }
 }
 
+/** the XML port's certificate and key; a file that cannot be read is a ConfigError naming the settings */
+export function readTlsFiles(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
+  } catch (err) {
+    throw new ConfigError(`XmlRpcTLSCertificate/XmlRpcTLSPrivateKey: ${(err as Error).message}`)
+  }
+}
+
 export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<XmlFrontEnd> {
   // one mutable copy shared by all connections, so reconfigure() reaches them
   const o: XmlFrontEndOptions = { ...options }
@@ -298,14 +307,7 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
       o.onConnections?.(conns.size)
     })
   }
-  const readCreds = (files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } => {
-    try {
-      return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
-    } catch (err) {
-      throw new ConfigError(`XmlRpcTLSCertificate/XmlRpcTLSPrivateKey: ${(err as Error).message}`)
-    }
-  }
-  const creds = o.tls ? readCreds(o.tls) : undefined
+  const creds = o.tls ? readTlsFiles(o.tls) : undefined
   let server: net.Server
   if (creds) {
     // a client that never completes the handshake is dropped after 10 s; its raw socket is counted meanwhile
@@ -334,7 +336,7 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
     },
     reconfigure: (limits) => {
       // TLS on or off needs a new listener (the server warns: restart); new files are swapped in
-      if (limits.tls && server instanceof tls.Server) server.setSecureContext(readCreds(limits.tls))
+      if (limits.tls && server instanceof tls.Server) server.setSecureContext(readTlsFiles(limits.tls))
       Object.assign(o, limits)
       if (limits.rateLimit !== undefined) limiter.perMinute = limits.rateLimit
       if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { CallHandle, CallRequest, CallResult, CallService, StartOutcome } from '../call'
-import { Texts, translateCall, type AdmissionPolicy } from '../call'
+import { Texts, capacityRefusal, translateCall, type AdmissionPolicy } from '../call'
 import { compileRules } from '../translate'
 import { BindError, ConfigError } from '../errors'
 import { createXmlFrontEnd, type XmlFrontEnd } from './server'
@@ -67,7 +67,8 @@ class ThreadCall {
  * after the 100.
  */
 class ThreadCalls {
-  private policy: AdmissionPolicy
+  /** the compiled rules and URI policy, as of the last reload */
+  policy: AdmissionPolicy
   private nextKey = 1
   readonly pending = new Map<number, ThreadCall>()
 
@@ -81,10 +82,12 @@ class ThreadCalls {
   }
 
   start(request: CallRequest): StartOutcome {
-    if (Atomics.load(shared, Slot.closing) === 1) return { ok: false, reason: 'overloaded', code: 503, text: 'Server shutting down' }
-    if (Atomics.load(shared, Slot.live) >= Atomics.load(shared, Slot.maxCalls)) {
-      log.warn({ max: Atomics.load(shared, Slot.maxCalls), origin: request.origin }, 'call refused: too many calls in progress')
-      return { ok: false, reason: 'overloaded', code: 503, text: 'Too many calls in progress' }
+    const closing = Atomics.load(shared, Slot.closing) === 1
+    const max = Atomics.load(shared, Slot.maxCalls)
+    const full = capacityRefusal(closing, Atomics.load(shared, Slot.live), max)
+    if (full) {
+      if (!closing) log.warn({ max, origin: request.origin }, 'call refused: too many calls in progress')
+      return full
     }
     const t = translateCall(request.initiator, request.destination, this.policy)
     if (!t.ok) {
@@ -253,8 +256,7 @@ port.on('message', (m: ToThread) => {
  * their 100 (median) without it, 23-25 ms with it. 42-61 ms of start-up
  * (docs/benchmarks.md, issue 16).
  */
-function warmUp(rounds: number): void {
-  const policy = policyOf(data.admission)
+function warmUp(rounds: number, policy: AdmissionPolicy): void {
   const framer = new RequestFramer(65536)
   for (let i = 0; i < rounds; i++) {
     const anchor = i % 2 === 0
@@ -269,7 +271,7 @@ function warmUp(rounds: number): void {
     }
   }
 }
-warmUp(1000)
+warmUp(1000, calls.policy)
 
 createXmlFrontEnd({
   ...data.options,

@@ -14,13 +14,13 @@
  * meanwhile by another front-end), the client reads that refusal after
  * the 100, as it would read a failure of the call.
  */
-import fs from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { CallHandle, CallResult } from '../call'
 import { BindError, ConfigError } from '../errors'
-import type { XmlFrontEnd, XmlFrontEndOptions } from './server'
+import { workerEntry } from '../worker-file'
+import { readTlsFiles, type XmlFrontEnd, type XmlFrontEndOptions } from './server'
 import { levelSlot, Slot, SLOTS, type AdmissionData, type FromThread, type ListenerOptions, type ToThread } from './thread-protocol'
 
 export interface XmlThreadOptions extends XmlFrontEndOptions {
@@ -39,49 +39,16 @@ export interface XmlThreadFrontEnd extends XmlFrontEnd {
   readonly restarts?: number
 }
 
-/** the compiled worker; from the sources (tests) the build when it is current, else the .ts */
-function workerFile(): { file: string; execArgv?: string[] } {
-  const own = path.join(__dirname, `thread-worker${path.extname(__filename)}`)
-  if (path.extname(__filename) !== '.ts') return { file: own }
-  const lib = path.join(__dirname, '..')
-  const compiled = path.join(lib, '..', 'dist', 'lib', 'xml', 'thread-worker.js')
-  try {
-    const built = fs.statSync(compiled).mtimeMs
-    const newest = (dir: string): number => {
-      let m = 0
-      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, e.name)
-        m = Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0)
-      }
-      return m
-    }
-    if (newest(lib) <= built) return { file: compiled, execArgv: [] }
-  } catch {
-    // not built: the sources
-  }
-  return { file: own }
-}
-
-function readable(files: { certFile: string; keyFile: string }): void {
-  try {
-    fs.readFileSync(files.certFile)
-    fs.readFileSync(files.keyFile)
-  } catch (err) {
-    throw new ConfigError(`XmlRpcTLSCertificate/XmlRpcTLSPrivateKey: ${(err as Error).message}`)
-  }
-}
-
 export async function createXmlFrontEndThread(options: XmlThreadOptions): Promise<XmlThreadFrontEnd> {
-  const { calls, logger, liveCalls, onConnections: _unused, ...listener } = options
+  const { calls, logger, liveCalls, admission, onConnections: _unused, ...listener } = options
   /** the settings a new thread starts with: the first ones, then each reload's */
-  const current: { options: ListenerOptions; admission: AdmissionData } = { options: listener, admission: options.admission }
-  delete (current.options as Partial<XmlThreadOptions>).admission
+  const current: { options: ListenerOptions; admission: AdmissionData } = { options: listener, admission }
   const shared = new Int32Array(new SharedArrayBuffer(SLOTS * 4))
   Atomics.store(shared, Slot.maxCalls, current.admission.maxCalls)
   Atomics.store(shared, Slot.level, levelSlot(logger.levelVal))
   Atomics.store(shared, Slot.live, liveCalls())
   const log = logger.child({ module: 'xml' })
-  const { file, execArgv } = workerFile()
+  const { file, execArgv } = workerEntry(__dirname, 'thread-worker', path.extname(__filename))
 
   /** the running thread; undefined between a failure and its restart */
   let worker: Worker | undefined
@@ -104,11 +71,10 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
     schedule()
     batch.push(k, code, leg, text, final ? 1 : 0)
   }
-  /** once a loop turn: the results, and the figures the thread admits by */
+  /** once a loop turn: the results, and the count of calls the thread admits by (LogLevel needs a restart: its slot is set once) */
   const flush = (): void => {
     scheduled = false
     Atomics.store(shared, Slot.live, liveCalls())
-    Atomics.store(shared, Slot.level, levelSlot(logger.levelVal))
     const r = batch
     batch = []
     if (r.length > 0) send({ t: 'results', r })
@@ -249,7 +215,7 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
     },
     reconfigure: (limits, next) => {
       // the one step that can fail, on this thread, before anything changes
-      if (limits.tls) readable(limits.tls)
+      if (limits.tls) readTlsFiles(limits.tls)
       current.options = { ...current.options, ...limits }
       if (next) {
         current.admission = next
