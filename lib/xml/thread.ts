@@ -148,7 +148,9 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
             reject(
               m.kind === 'bind'
                 ? new BindError('XML requests', current.options.host, current.options.port, new Error(m.message))
-                : new ConfigError(m.message),
+                : m.kind === 'config'
+                  ? new ConfigError(m.message)
+                  : new Error(`XML thread: ${m.message}`),
             )
             return
           case 'closed':
