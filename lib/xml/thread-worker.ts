@@ -76,9 +76,9 @@ class ThreadCalls {
     this.policy = policyOf(admission)
   }
 
+  /** new rules and URI policy (a reload); the main thread has set the new MaxCalls in its slot already */
   setAdmission(admission: AdmissionData): void {
     this.policy = policyOf(admission)
-    Atomics.store(shared, Slot.maxCalls, admission.maxCalls)
   }
 
   start(request: CallRequest): StartOutcome {
