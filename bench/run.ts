@@ -368,7 +368,11 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   const timeoutS = Math.ceil(60 + phoneCalls / 20)
   const initScenario = scenario(dir, o.mode === 'refer' ? 'initiator.xml' : 'destination.xml', o.ringMs)
   const destScenario = scenario(dir, 'destination.xml', o.ringMs)
-  const dest = await sipp(dir, destScenario, phoneCalls, o.talkMs, timeoutS)
+  // REFER: the initiator phone hangs up the transferred call after the talk time. Were the destination
+  // to hang up first, its BYE could reach the initiator phone before the server's BYE on the first
+  // dialog, take that BYE's place in the scenario and leave the server's BYE unanswered (retransmitted
+  // for 32 s, the call kept all that time): a load the server would not see with real phones
+  const dest = await sipp(dir, destScenario, phoneCalls, o.mode === 'refer' ? o.talkMs + 10000 : o.talkMs, timeoutS)
   // anchored: the initiator phone must not hang up on its own while the server is still reaching the
   // destination (that is a 603 the phone caused); the server relays the destination's BYE to it
   const init = await sipp(dir, initScenario, phoneCalls, o.mode === 'refer' ? o.talkMs : o.talkMs + 10000, timeoutS)

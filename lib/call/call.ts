@@ -491,12 +491,18 @@ function releaseLeg(leg: Leg): Promise<void> {
       const done = (): void => resolve()
       invite.once('failed', done)
       invite.once('answered', (dialog: Dialog) => {
-        void dialog.bye().finally(done)
+        // answered as the CANCEL went: a BYE ends it, not waited for (below)
+        void dialog.bye()
+        done()
       })
       invite.cancel()
     })
   }
+  // RFC 3261 §15.1.1: the session is over as soon as the BYE is handed to its
+  // transaction. Its answer is not waited for: a peer that never answers would
+  // keep the call live (MaxCalls, its state in memory, the end in its record)
+  // for the 32 s of the BYE's retransmissions
   const up = leg.up
-  if (up) return up.bye()
+  if (up) void up.bye()
   return Promise.resolve()
 }
