@@ -65,4 +65,24 @@ function run(): void {
     await c.finals(2, 20_000)
     t.same(c.summary().slice(-1), ['200 Destination Connected to destination'], 'the next call is connected')
   })
+
+  t.test('the hang-up: a phone that never answers its BYE does not keep the call live for the 32 s of retransmissions', async (t) => {
+    const init = await phone(t, 'bye-ignored.xml', ['-d', '60000'])
+    const dest = await phone(t, 'destination.xml', ['-d', '1000'])
+    const c = await XmlClient.connect(server.xmlPort)
+    t.teardown(() => c.close())
+    // a name of its own: an earlier test's call may still be live on this server
+    c.write(request(init.uri('mute'), dest.uri('bob'), true))
+    await c.finals(1, 20_000)
+    t.same(c.summary().slice(-1), ['200 Destination Connected to destination'])
+    const live = (): number => server.server.calls.list({ initiator: 'mute@' }).length
+    t.equal(live(), 1, 'the call is live while both talk')
+    t.equal((await dest.exit).code, 0, 'the destination hung up after 1 s')
+    // the server relays that BYE to the initiator, which never answers: the call ends when the BYE goes
+    const sent = Date.now()
+    for (let i = 0; i < 50 && live() > 0; i++) await new Promise((r) => setTimeout(r, 100))
+    t.equal(live(), 0, 'the call ended at once')
+    t.ok(Date.now() - sent < 5000, 'within 5 s, not at the BYE transaction timeout (32 s)')
+    t.match(init.messages(), /BYE sip:silent@/, 'the initiator phone got the BYE (and left it unanswered)')
+  })
 }

@@ -388,6 +388,10 @@ export class DialogImpl extends EventEmitter implements Dialog, StackDialog, Ref
     this.pending2xx = undefined
     if (reason === 'timeout' || reason === 'error') for (const s of this.subscriptions ?? []) s.dialogEnded()
     this.emit('terminated', reason)
+    // 'terminated' is the last event: the listeners (the call that owned the dialog) go now, not when
+    // the stack forgets the dialog 64*T1 later. They kept every ended call whole for those 32 s
+    // (19,000 calls at 600 calls/s), and the collector copied and marked them all
+    this.removeAllListeners()
     this.maybeForget()
   }
 

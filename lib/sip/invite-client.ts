@@ -123,6 +123,7 @@ export class InviteClient extends EventEmitter implements OutgoingInvite, StackC
       void d.bye()
       this.final = true
       this.emit('failed', this.timedOut ? 408 : 487, this.timedOut ? 'Request Timeout' : 'Request Terminated')
+      this.settled()
       return
     }
     d.remoteSdp = rs.content ? rs.content : undefined
@@ -141,6 +142,16 @@ export class InviteClient extends EventEmitter implements OutgoingInvite, StackC
       t.unref()
     }
     this.emit('answered', d, d.remoteSdp)
+    this.settled()
+  }
+
+  /**
+   * After its final event an invite emits nothing more, but the stack keeps it
+   * 64*T1 for late 2xx: its listeners (the call's flow) go, so that they do
+   * not keep the call alive for those 32 s.
+   */
+  private settled(): void {
+    this.removeAllListeners()
   }
 
   private makeDialog(rs: SipMessage): DialogImpl {
@@ -228,6 +239,7 @@ export class InviteClient extends EventEmitter implements OutgoingInvite, StackC
     const t = setTimeout(() => this.stack.clientInvites.delete(this.callId), 64 * this.stack.timers.T1)
     t.unref()
     this.emit('failed', status, reason)
+    this.settled()
   }
 
   /** stack closing: report a failure if nothing final happened */

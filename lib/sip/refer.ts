@@ -85,6 +85,9 @@ export class ReferClient extends EventEmitter implements ReferSubscription {
     this.ended = true
     if (this.timer) clearTimeout(this.timer)
     this.emit('end', why)
+    // nothing is emitted after 'end': the listeners (the call's flow) go, so that
+    // a subscription the dialog still knows does not keep the whole call alive
+    this.removeAllListeners()
   }
 }
 
