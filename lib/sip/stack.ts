@@ -23,6 +23,8 @@ import { TransactionLayer, type ServerTransaction, type TransactionConnection } 
 import { ALLOW } from './constants'
 
 const DEFAULT_IDLE_MS = 300_000
+
+function noop(): void {}
 export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }
 
 function tlsClientOptions(o: Pick<SipStackOptions, 'tlsClient'>): { verify: boolean; caFile?: string } {
@@ -235,17 +237,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
         if (req.method !== 'CANCEL' || !req.headers.via) {
           req.headers.via = [{ version: '2.0', protocol: remote.protocol, host: this.host, port: this.port, params: viaParams(undefined, { rport: null }) }]
         }
-        const conn: TransactionConnection = {
-          protocol: remote.protocol,
-          send: (m: SipMessage) => {
-            this.transports.send(m, remote).catch((err: Error) => {
-              this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
-              const t = this.tl.getClient(m)
-              if (t && m.method) t.message(makeResponse(m, 503, 'Service Unavailable'))
-            })
-          },
-          release: () => undefined,
-        }
+        const conn = this.clientConnection(remote)
         let timerBF: NodeJS.Timeout | undefined = setTimeout(() => {
           timerBF = undefined
           transaction.shutdown()
@@ -299,6 +291,37 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     return sent
   }
 
+  /**
+   * Where a client transaction sends. Made here, not inline in sendRequest:
+   * a closure there would share sendRequest's scope, and the transaction
+   * (kept 5 to 32 s after its final response) would keep the TU and its
+   * whole flow alive through it.
+   */
+  private clientConnection(remote: Remote): TransactionConnection {
+    return {
+      protocol: remote.protocol,
+      send: (m: SipMessage) => {
+        this.transports.send(m, remote).catch((err: Error) => {
+          this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
+          const t = this.tl.getClient(m)
+          if (t && m.method) t.message(makeResponse(m, 503, 'Service Unavailable'))
+        })
+      },
+      release: noop,
+    }
+  }
+
+  /** Where a server transaction sends its responses (kept out of onMessage's scope, as above). */
+  private serverConnection(back: Remote): TransactionConnection {
+    return {
+      protocol: back.protocol,
+      send: (rs: SipMessage) => {
+        this.transports.send(rs, back).catch((err: Error) => this.log.debug({ err: err.message }, 'response not sent'))
+      },
+      release: noop,
+    }
+  }
+
   /** Send without a transaction (ACK for 2xx). */
   sendStateless(m: SipMessage, remote?: Remote): void {
     const go = (r: Remote): void => {
@@ -349,14 +372,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
       existing.message(m)
       return
     }
-    const back = this.responseRemote(m, remote)
-    const st = this.tl.createServerTransaction(m, {
-      protocol: back.protocol,
-      send: (rs: SipMessage) => {
-        this.transports.send(rs, back).catch((err: Error) => this.log.debug({ err: err.message }, 'response not sent'))
-      },
-      release: () => undefined,
-    })
+    const st = this.tl.createServerTransaction(m, this.serverConnection(this.responseRemote(m, remote)))
     // a response to a request without a To tag gets one (RFC 3261 §8.2.6.2);
     // one per request, so every response of its transaction carries the same
     let toTag: string | undefined
