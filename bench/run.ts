@@ -117,6 +117,8 @@ interface Sipp {
   child: ChildProcess
   port: number
   exit: Promise<number | null>
+  /** the signal that ended it, if one did before the run was over (sipp 3.6.1 aborts on an assertion) */
+  died: () => string | null
 }
 
 /** the run's --server-flag and --set, for every server it starts */
@@ -129,9 +131,16 @@ async function sipp(dir: string, file: string, calls: number, talkMs: number, ti
   const port = await freeUdpTcpPort()
   const mp = await freeUdpTcpPort()
   const child = spawn(loadCpus ? 'taskset' : 'sipp', [...(loadCpus ? ['-c', loadCpus, 'sipp'] : []), '-sf', file, '-i', '127.0.0.1', '-p', String(port), '-mp', String(mp), '-m', String(calls), '-d', String(talkMs), '-timeout', `${timeoutS}s`, '-nostdin', '-buff_size', '4194304', '-max_socket', '60000', '-l', '100000', '-watchdog_interval', '600000'], { cwd: dir, stdio: 'ignore' })
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+  let died: string | null = null
+  const exit = new Promise<number | null>((resolve) =>
+    child.on('exit', (c, signal) => {
+      // SIGKILL is the harness's own, at the end of a run
+      if (signal && signal !== 'SIGKILL') died = signal
+      resolve(c)
+    }),
+  )
   await new Promise((r) => setTimeout(r, 300))
-  return { child, port, exit }
+  return { child, port, exit, died: () => died }
 }
 
 /** CPU seconds of each thread of the process, summed by thread name (main, V8 GC workers, libuv pool, CDR writer) */
@@ -458,6 +467,8 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
     // a lower bound, without the last talk times and BYEs)
     // this process: the load client, on the same cores
     loadClientCpuSecondsPer1000: per1000((clientCpu.user + clientCpu.system) / 1e6, ok.length),
+    // a phone that crashed mid-run fails every call after it: such a run is the phone's failure, not the server's
+    ...(init.died() || dest.died() ? { phoneDied: { initiator: init.died(), destination: dest.died() } } : {}),
     phoneCpuSecondsPer1000: { initiator: per1000(phonesLast[0]! - phonesBefore[0]!, ok.length), destination: per1000(phonesLast[1]! - phonesBefore[1]!, ok.length) },
     rssMiB: { start: mib(before.rss), peak: mib(peak.hwm), afterDrain: mib(after.rss) },
     eventLoopDelayMs: { p99: probe.p99, max: probe.max },
