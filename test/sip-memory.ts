@@ -1,9 +1,12 @@
 /**
  * What a confirmed dialog keeps (issue 16, memory per held call): the ACK it
  * sent for the INVITE's 2xx only while that 2xx may still be retransmitted
- * (64*T1), then only the fact that it was sent.
+ * (64*T1), then only the fact that it was sent. What an ended one keeps: not
+ * its owner (the call), though the stack keeps it 64*T1.
  */
 import t from 'tap'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import pino from 'pino'
 import { createSipStack, type Dialog } from '../lib/sip'
 import { createPhone } from '../lib/phone'
@@ -41,4 +44,44 @@ t.test('the ACK of the 2xx is kept 64*T1, then dropped; the dialog still counts 
   await dialog.bye()
   await alice.waitFor('bye')
   t.equal(dialog.state, 'terminated')
+})
+
+/** a full collection, bounded: the GC is exposed for this file only */
+function collect(): void {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  gc()
+}
+
+t.test('an ended dialog and its INVITE no longer hold their owner: the stack keeps them 64*T1, without the listeners', async (t) => {
+  const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger })
+  t.teardown(() => s.close())
+  const alice = await createPhone({ name: 'alice', behaviour: 'answer', logger })
+  t.teardown(() => alice.close())
+  const stackMaps = s as unknown as { dialogs: Map<string, unknown>; clientInvites: Map<string, unknown> }
+  // what a call is to the SIP layer: an owner its listeners close over
+  let owner: { name: string; payload: number[] } | undefined = { name: 'the call', payload: new Array(10_000).fill(1) }
+  const gone = new WeakRef(owner)
+  const dialog = await (async (o: NonNullable<typeof owner>) => {
+    const inv = s.invite({ target: alice.uri, from: { uri: 'sip:click2call@127.0.0.1' }, sdp: SDP })
+    inv.on('progress', () => void o.name)
+    inv.on('failed', () => void o.payload)
+    const d = await new Promise<Dialog>((resolve) => inv.on('answered', (x: Dialog) => resolve(x)))
+    d.on('terminated', () => void o.payload)
+    d.on('reinvite', () => void o.name)
+    return d
+  })(owner)
+  await alice.waitFor('answered')
+  await dialog.bye()
+  await alice.waitFor('bye')
+  owner = undefined
+  t.equal(stackMaps.dialogs.size, 1, 'the stack still knows the dialog (64*T1 for retransmissions)')
+  t.equal(stackMaps.clientInvites.size, 1, 'and the INVITE (64*T1 for late 2xx)')
+  let collected = false
+  for (let i = 0; i < 20 && !collected; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    collect()
+    collected = gone.deref() === undefined
+  }
+  t.ok(collected, 'the owner was collected: nothing the stack keeps holds it')
 })
