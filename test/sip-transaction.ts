@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { TransactionLayer, transactionId, type TransactionConnection, type TransactionTimers } from '../lib/sip/transaction'
-import { viaParams, type SipMessage } from '../lib/sip/message'
+import { viaParams, wireOf, type SipMessage } from '../lib/sip/message'
 
 class FakeConnection implements TransactionConnection {
   readonly sent: Array<{ m: SipMessage; at: number }> = []
@@ -368,6 +368,10 @@ t.test('non-INVITE server: the last response again on a retransmission; Timer J'
   tl.getServer(rq)!.message(rq)
   tl.getServer(rq)!.message(rq)
   t.equal(cn.count(isStatus(200)), 3, 'the final again for each retransmission')
+  const finals = cn.sent.filter((x) => x.m.status === 200).map((x) => wireOf(x.m).toString())
+  t.match(finals[0], /^SIP\/2\.0 200 X\r\n[\s\S]*CSeq: \d+ NOTIFY\r\n/, 'kept as its text, the whole response')
+  t.same(new Set(finals).size, 1, 'each time the same bytes')
+  t.equal(Object.keys(cn.sent.at(-1)!.m.headers).join(), 'call-id', 'and only the Call-ID of its headers: nothing of the request is kept')
   await sleep(40)
   t.equal(cn.count(), 5, 'no retransmission of its own')
   t.ok(tl.getServer(rq))

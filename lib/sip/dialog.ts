@@ -11,7 +11,7 @@ import type { ReferDialog, Reply, SentRequest, StackCore, StackDialog } from './
 import { stringifyUri as sipStringifyUri } from 'sip'
 import { parseSipUri } from './uri'
 import type { Protocol, Remote } from './transport'
-import { headerText, makeResponse, nameAddr, randomToken, type NameAddrHeader, type SipMessage } from './message'
+import { headerText, makeResponse, nameAddr, ownString, randomToken, type NameAddrHeader, type SipMessage } from './message'
 import { ALLOW } from './constants'
 import { ReferClient, IncomingReferImpl } from './refer'
 
@@ -408,16 +408,6 @@ export class DialogImpl extends EventEmitter implements Dialog, StackDialog, Ref
   }
 }
 
-/**
- * A copy of `s` that does not share the text it was cut from: V8 keeps a
- * substring of 13 characters or more as a slice of its parent, so a tag or
- * URI read from a message would keep the whole message alive. A JSON round
- * trip makes one flat string (~0.5 us; 45 characters: 68 bytes, where
- * (' ' + s).slice(1) kept a slice and its parent, 105).
- */
-function ownString(s: string): string {
-  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string)
-}
 
 /**
  * The dialog's own From/To (without tag): one literal, so no spilled

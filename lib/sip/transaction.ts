@@ -10,7 +10,7 @@
  * the 2xx to an INVITE and its retransmissions (dialog.ts send2xx, passed
  * through the server transaction while it is in Accepted).
  */
-import { newBranch, type SipMessage } from './message'
+import { keptForResending, newBranch, ownString, type SipMessage } from './message'
 
 /** where a transaction sends: the connection (or datagram peer) of its request */
 export interface TransactionConnection {
@@ -359,8 +359,9 @@ class NonInviteServerTransaction extends Transaction implements ServerTransactio
 
   send(rs: SipMessage): void {
     if (this.state !== TRYING) return
-    this.rs = rs
-    this.cn.send(rs)
+    // a final response over UDP is repeated for 64*T1: its text is kept, not the objects (message.ts)
+    this.rs = rs.status! >= 200 && !this.reliable ? keptForResending(rs) : rs
+    this.cn.send(this.rs)
     if (rs.status! >= 200) {
       this.state = COMPLETED
       // Timer J: answer retransmitted requests for 64*T1 (§17.2.2)
@@ -386,7 +387,9 @@ export class TransactionLayer {
   constructor(private readonly timers: TransactionTimers) {}
 
   createServerTransaction(rq: SipMessage, cn: TransactionConnection): ServerTransaction {
-    const id = transactionId(rq)
+    // the id is kept as long as the transaction (32 s for Timer J): a flat copy, since the one made of
+    // the request's Call-ID and branch, strings cut from its text, kept that whole text alive
+    const id = ownString(transactionId(rq))
     const table = this.servers as Map<string, Transaction>
     const st =
       rq.method === 'INVITE'
@@ -409,7 +412,7 @@ export class TransactionLayer {
       const [seq, method] = String(h.cseq).trim().split(/\s+/)
       h.cseq = { seq: Number(seq), method }
     }
-    const id = transactionId(rq)
+    const id = ownString(transactionId(rq))
     const table = this.clients as Map<string, Transaction>
     const ct =
       rq.method === 'INVITE'

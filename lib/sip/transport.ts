@@ -16,7 +16,7 @@ import tls from 'node:tls'
 import type { Logger } from 'pino'
 import { BindError } from '../errors'
 import { StreamFramer } from './framing'
-import { SipParseError, firstLine, parseDatagram, serialize, type SipMessage } from './message'
+import { SipParseError, firstLine, parseDatagram, wireOf, type SipMessage } from './message'
 import { inboundCap, openFileLimit } from './fd-limit'
 import { loadTlsFiles } from './tls-files'
 import { addressKey } from '../net'
@@ -527,7 +527,7 @@ export class Transports {
    */
   async send(m: SipMessage, remote: Remote): Promise<void> {
     if (this.closed) throw new Error('transport closed')
-    const data = serialize(m)
+    const data = wireOf(m)
     if (this.log.isLevelEnabled('debug')) this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP out')
     trace('out', m, remote)
     if (remote.protocol === 'UDP') {
