@@ -10,7 +10,7 @@
  * the 2xx to an INVITE and its retransmissions (dialog.ts send2xx, passed
  * through the server transaction while it is in Accepted).
  */
-import { keptForResending, newBranch, ownString, type SipMessage } from './message'
+import { flatten, keptForResending, newBranch, type SipMessage } from './message'
 
 /** where a transaction sends: the connection (or datagram peer) of its request */
 export interface TransactionConnection {
@@ -387,9 +387,9 @@ export class TransactionLayer {
   constructor(private readonly timers: TransactionTimers) {}
 
   createServerTransaction(rq: SipMessage, cn: TransactionConnection): ServerTransaction {
-    // the id is kept as long as the transaction (32 s for Timer J): a flat copy, since the one made of
-    // the request's Call-ID and branch, strings cut from its text, kept that whole text alive
-    const id = ownString(transactionId(rq))
+    // the id is kept as long as the transaction (32 s for Timer J): flattened, since made of the
+    // request's Call-ID and branch, strings cut from its text, it kept that whole text alive
+    const id = flatten(transactionId(rq))
     const table = this.servers as Map<string, Transaction>
     const st =
       rq.method === 'INVITE'
@@ -412,7 +412,7 @@ export class TransactionLayer {
       const [seq, method] = String(h.cseq).trim().split(/\s+/)
       h.cseq = { seq: Number(seq), method }
     }
-    const id = ownString(transactionId(rq))
+    const id = flatten(transactionId(rq))
     const table = this.clients as Map<string, Transaction>
     const ct =
       rq.method === 'INVITE'
