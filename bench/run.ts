@@ -12,7 +12,7 @@
  * Prints a table and one JSON line. Everything it starts, it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import net from 'node:net'
 import dgram from 'node:dgram'
 import os from 'node:os'
@@ -621,6 +621,8 @@ async function main(): Promise<void> {
   else result = await setupRun(o, dir)
   result.machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }
   if (o.profile) result.profileDir = path.join(dir, 'prof')
+  // the run's folder (config, scenarios, probe files) goes with it, unless it holds the profiles asked for
+  else rmSync(dir, { recursive: true, force: true })
   if (!o.json) printTable(result)
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }

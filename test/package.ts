@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -23,6 +23,8 @@ function sh(cmd: string, args: string[], cwd: string, timeout = 240000, env: Rec
 
 t.test('npm pack, npm install -g into a temporary prefix, then the command works', { timeout: 300000 }, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-pack-'))
+  // the package and its global install: ~90 MB a run, left in the temporary folder until now
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const pack = await sh('npm', ['pack', '--silent', '--pack-destination', dir], ROOT)
   t.equal(pack.code, 0, pack.stderr)
   const tgz = path.join(dir, pack.stdout.trim().split('\n').pop()!)

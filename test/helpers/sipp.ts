@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -58,8 +58,24 @@ export interface SippOptions {
   port?: number
 }
 
-export async function startSipp(o: SippOptions): Promise<SippProcess> {
+/** each phone's folder (its message trace), removed when the test process exits: thousands were left per CI run */
+const folders = new Set<string>()
+let cleanupHooked = false
+
+function folderForPhone(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-sipp-'))
+  folders.add(dir)
+  if (!cleanupHooked) {
+    cleanupHooked = true
+    process.once('exit', () => {
+      for (const d of folders) rmSync(d, { recursive: true, force: true })
+    })
+  }
+  return dir
+}
+
+export async function startSipp(o: SippOptions): Promise<SippProcess> {
+  const dir = folderForPhone()
   const messageLog = path.join(dir, 'messages.log')
   let lastErr: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
