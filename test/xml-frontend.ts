@@ -93,8 +93,11 @@ class ScriptedCalls implements CallService {
   readonly requests: CallRequest[] = []
   readonly calls: ScriptedCall[] = []
   translate: (a: string) => string | undefined = (a) => (a.startsWith('sip:') ? a : /^\d+$/.test(a) ? `sip:${a}@gw.example.com` : undefined)
+  /** as the call manager once the shutdown has begun: every new call is refused */
+  closing = false
   start(request: CallRequest): StartOutcome {
     this.requests.push(request)
+    if (this.closing) return { ok: false, reason: 'overloaded', code: 503, text: 'Server shutting down' }
     const ti = this.translate(request.initiator)
     const td = this.translate(request.destination)
     if (!ti || !td) {
@@ -272,6 +275,22 @@ t.test('a half-closed (netcat-style) client still gets every result; the server 
   call.push(486, 'Initiator', 'Failed to connect to initiator')
   t.equal(await closedWithin(c, 3000), true, 'the server closed the connection after the final result')
   t.same(c.summary(), ['100 In progress', '180 Initiator Ringing initiator', '486 Initiator Failed to connect to initiator'])
+})
+
+t.test('shutdown: a request that reached the socket before close() is read and answered before our FIN', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
+  const deadline = Date.now() + 2000
+  while (fe.connections === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+  calls.closing = true
+  // written to the kernel at once (loopback); close() follows in the same turn, before the server read it
+  c.write(REQUEST1)
+  const closed = fe.close()
+  t.equal(await closedWithin(c, 3000), true, 'the server closed the connection')
+  await closed
+  t.equal(calls.requests.length, 1, 'the request was read')
+  t.same(c.summary(), ['503 Server shutting down'], 'and answered before the connection closed')
 })
 
 t.test('connections from outside XmlRpcAllow are refused', async (t) => {

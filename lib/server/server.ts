@@ -248,9 +248,6 @@ export async function startServer(
           await calls.close(timeoutMs)
           await jsonrpc?.close()
           await outputs.close(Math.min(2000, timeoutMs))
-          // a request written as the shutdown began is read by the XML thread and answered 503 before its
-          // connection closes: since calls end as their BYEs go, the calls' end can come within a millisecond
-          await new Promise((r) => setTimeout(r, 100))
           await xml?.close()
           await sip.close()
           logger.info('stopped')

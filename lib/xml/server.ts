@@ -327,6 +327,24 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
     server.listen(o.port, o.host === '' ? undefined : o.host, () => resolve())
   })
   server.on('error', (err) => log.error({ err: err.message }, 'XML listener error'))
+  /** shutdown: end every connection (a shorter bound than closeGraceMs); resolves once they are gone, 1.5 s at most */
+  const endAll = (resolve: () => void): void => {
+    for (const c of conns) c.end(1000)
+    if (server.listening) server.close(() => resolve())
+    else if (conns.size === 0) resolve()
+    else {
+      const t = setInterval(() => {
+        if (conns.size === 0) {
+          clearInterval(t)
+          resolve()
+        }
+      }, 20)
+      setTimeout(() => {
+        clearInterval(t)
+        resolve()
+      }, 1500).unref()
+    }
+  }
   const port = (server.address() as net.AddressInfo).port
   log.info({ port, host: o.host || '*', allow: o.allow, tls: Boolean(o.tls) }, 'XML interface listening')
   return {
@@ -355,21 +373,10 @@ export async function createXmlFrontEnd(options: XmlFrontEndOptions): Promise<Xm
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const c of conns) c.end(1000) // shutdown: a shorter bound
-        if (server.listening) server.close(() => resolve())
-        else if (conns.size === 0) resolve()
-        else {
-          const t = setInterval(() => {
-            if (conns.size === 0) {
-              clearInterval(t)
-              resolve()
-            }
-          }, 20)
-          setTimeout(() => {
-            clearInterval(t)
-            resolve()
-          }, 1500).unref()
-        }
+        // Bytes that had reached the socket when the shutdown reached us are read first: two check
+        // phases apart there is one poll phase that does not block and reads every readable socket.
+        // A request among them is answered (503 Server shutting down) before our FIN.
+        setImmediate(() => setImmediate(() => endAll(resolve)))
       }),
   }
 }
