@@ -100,7 +100,7 @@ export async function offerTo(leg: Leg, sdp: string): Promise<OfferOutcome> {
 export function bridgedHandlers(call: Call): LegHandlers {
   return {
     gone(leg: Leg, reason: DialogEndReason): void {
-      call.log.info({ reason, leg: leg.role }, `${leg.role} hung up`)
+      call.logAt('info')?.info({ reason, leg: leg.role }, `${leg.role} hung up`)
       call.spawn('hang up', call.hangUp(`${leg.role} hung up`, reason === 'timeout' ? 'timeout' : leg.role))
     },
     reinvite(from: Leg, request: IncomingReinvite): void {

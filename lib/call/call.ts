@@ -71,7 +71,9 @@ export class Call extends EventEmitter implements CallHandle {
   endReason = ''
   /** set while hangUp() runs */
   private hangingUp: Promise<void> | undefined
-  readonly log: Logger
+  /** the server's call logger; `log` is its child with this call's id, made at the first line logged */
+  private readonly baseLog: Logger
+  private childLog: Logger | undefined
   private finalSent = false
   private seq = 0
   /** made at the first timer: an empty Set is ~150 bytes of every held call */
@@ -79,6 +81,20 @@ export class Call extends EventEmitter implements CallHandle {
   /** a timer that matters only until the final result (setup's bound) */
   private untilFinalTimer: NodeJS.Timeout | undefined
   handlers: LegHandlers
+
+  /**
+   * This call's logger (its lines carry the call id). A pino child costs an
+   * object and its bindings run through redaction (~1.6 KB a call): made when
+   * a line is logged, so that a call at a level that logs nothing makes none.
+   */
+  get log(): Logger {
+    return (this.childLog ??= this.baseLog.child({ callId: this.id }))
+  }
+
+  /** `log` when a line at `level` would be written, else undefined (for the lines of every call) */
+  logAt(level: 'debug' | 'info'): Logger | undefined {
+    return this.baseLog.isLevelEnabled(level) ? this.log : undefined
+  }
 
   constructor(
     request: CallRequest,
@@ -96,7 +112,7 @@ export class Call extends EventEmitter implements CallHandle {
     this.translatedDestination = td
     this.initiator = new Leg('initiator', ti, host)
     this.destination = new Leg('destination', td, host)
-    this.log = logger.child({ callId: id })
+    this.baseLog = logger
     this.handlers = { gone: () => undefined, reinvite: (leg, rq) => rq.accept(leg.localSdp) }
     this.results.push({
       code: 100,
@@ -173,7 +189,7 @@ export class Call extends EventEmitter implements CallHandle {
       return false
     }
     this.state = next
-    this.log.info({ state: next, prev, anchor: this.anchor, ...detail }, `call ${prev} -> ${next}`)
+    this.logAt('info')?.info({ state: next, prev, anchor: this.anchor, ...detail }, `call ${prev} -> ${next}`)
     this.emitEvent({ type: 'state', state: next, prev })
     this.emit('state', next, prev)
     return true
@@ -198,8 +214,7 @@ export class Call extends EventEmitter implements CallHandle {
     const result: CallResult = { code, leg, text, final, at: Date.now() }
     this.results.push(result)
     // a provisional result is the state line's status already; the final one is what the client was told
-    if (final) this.log.info({ code, leg, final }, `result ${code} ${leg}: ${text}`)
-    else this.log.debug({ code, leg, final }, `result ${code} ${leg}: ${text}`)
+    this.logAt(final ? 'info' : 'debug')?.[final ? 'info' : 'debug']({ code, leg, final }, `result ${code} ${leg}: ${text}`)
     this.emitEvent({ type: 'result', result })
     process.nextTick(() => this.emit('result', result))
   }

@@ -46,7 +46,7 @@ export function startReferral(call: Call, ctx: FlowContext): void {
     if (settled) return
     if (status >= 200 && status < 300) {
       accepted = true
-      call.log.debug({ status }, 'REFER accepted')
+      call.logAt('debug')?.debug({ status }, 'REFER accepted')
       return
     }
     // refused (405, 501, 603, 4xx, or a local timeout): anchored on the same call
@@ -65,7 +65,7 @@ export function startReferral(call: Call, ctx: FlowContext): void {
 
   subscription.on('notify', (fragment: { status: number; reason: string }, terminated: boolean) => {
     if (settled) return
-    call.log.debug({ status: fragment.status, terminated }, 'REFER progress')
+    call.logAt('debug')?.debug({ status: fragment.status, terminated }, 'REFER progress')
     if (fragment.status < 180) return
     if (fragment.status < 200) {
       call.setState(CallState.RingingDestination, { status: fragment.status })

@@ -80,7 +80,7 @@ export class CallManager implements CallService {
     const call = new Call(request, ti, td, this.options.sip.host, this.log, this.control)
     this.registry.add(call)
     call.on('event', (event: CallEvent) => this.publish(event))
-    call.log.info(
+    call.logAt('info')?.info(
       { initiator: ti, destination: td, anchor: request.anchor, origin: request.origin, setupId: request.setupId },
       'call created',
     )

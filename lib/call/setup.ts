@@ -70,7 +70,7 @@ function inviteInitiator(call: Call, ctx: FlowContext, ringMs: number): void {
 /** A leg's dialog ended (BYE from the phone, or a timeout) before the call was up. */
 function legGoneDuringSetup(call: Call, leg: Leg, reason: DialogEndReason): void {
   const by = reason === 'timeout' ? 'timeout' : leg.role
-  call.log.info({ reason, state: call.state, leg: leg.role }, `${leg.role} left`)
+  call.logAt('info')?.info({ reason, state: call.state, leg: leg.role }, `${leg.role} left`)
   if (leg.role === 'initiator') {
     const ringing = call.destination.invite
     if (ringing && (call.state === CallState.CallingDestination || call.state === CallState.RingingDestination || call.state === CallState.Referring)) {

@@ -794,12 +794,13 @@ function headerText(n: string, v: unknown): string {
 /**
  * The header section as serialize() wrote it (sip.stringify of the message
  * without content, its Content-Length replaced by the body's byte count),
- * blank line included; undefined when not sure. Like sip.stringify, leaves
+ * blank line included, then `content` (the body, whose UTF-8 length is
+ * `contentBytes`); undefined when not sure. Like sip.stringify, leaves
  * `content-length: 0` in m.headers.
  */
-export function stringifyHead(m: SipMessage, contentBytes: number): string | undefined {
+export function stringifyHead(m: SipMessage, contentBytes: number, content = ''): string | undefined {
   try {
-    return stringifyHeadOrThrow(m, contentBytes)
+    return stringifyHeadOrThrow(m, contentBytes, content)
   } catch (err) {
     if (err === UNSURE) return undefined
     throw err
@@ -808,23 +809,35 @@ export function stringifyHead(m: SipMessage, contentBytes: number): string | und
 
 const CL = '\r\nContent-Length: '
 
-function stringifyHeadOrThrow(m: SipMessage, contentBytes: number): string | undefined {
+/**
+ * The pieces are joined once: `+=` made a rope of ~20 nodes that the check
+ * below, the body's append and the UTF-8 encoding flattened again (~1.5 KB
+ * of garbage a message, issue 16).
+ */
+function stringifyHeadOrThrow(m: SipMessage, contentBytes: number, content: string): string | undefined {
   const h: unknown = m.headers
   if (!isObject(h)) return undefined
-  let s = m.status
+  const first = m.status
     ? `SIP/${m.version ? str(m.version) : '2.0'} ${str(m.status)} ${str(m.reason)}\r\n`
     : `${str(m.method)} ${uriText(m.uri)} SIP/${m.version ? str(m.version) : '2.0'}\r\n`
+  const parts = [first]
+  let length = first.length
   h['content-length'] = 0
   let clAt = -1
   for (const n in h) {
     const v = h[n]
     if (v === undefined) continue
+    let piece: string
     if (n === 'content-length') {
-      clAt = s.length - 2
-      s += `Content-Length: ${contentBytes}\r\n`
-    } else s += headerText(n, v)
+      clAt = length - 2
+      piece = `Content-Length: ${contentBytes}\r\n`
+    } else piece = headerText(n, v)
+    parts.push(piece)
+    length += piece.length
   }
+  parts.push('\r\n', content)
+  const s = parts.join('')
   // the old path replaced the first `\r\nContent-Length: \d+\r\n`: it must be ours
   if (clAt < 0 || s.indexOf(CL) !== clAt) return undefined
-  return `${s}\r\n`
+  return s
 }

@@ -166,8 +166,7 @@ export function serialize(m: SipMessage): Buffer {
 /** the text `serialize` encodes (kept as it is by `keptForResending`) */
 function serializeText(m: SipMessage): string {
   const content = m.content ?? ''
-  const head = stringifyHead(m, Buffer.byteLength(content, 'utf8'))
-  return head === undefined ? referenceText(m) : head + content
+  return stringifyHead(m, Buffer.byteLength(content, 'utf8'), content) ?? referenceText(m)
 }
 
 /** serialize through the `sip` package: the fallback, and the reference test/sip-codec.ts compares with. */

@@ -24,6 +24,11 @@ import { ALLOW } from './constants'
 
 const DEFAULT_IDLE_MS = 300_000
 
+/** where a request goes next: parsed from its first Route or its Request-URI */
+type Hop = Readonly<{ uri: sip.SipUri; protocol: Protocol; host: string; port: number }>
+/** distinct next-hop texts remembered; all are forgotten at once when it fills */
+const HOP_CACHE_SIZE = 1024
+
 function noop(): void {}
 export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }
 
@@ -56,6 +61,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
   readonly transports: Transports
   readonly userAgent: string
   private readonly tl: TransactionLayer
+  private readonly hops = new Map<string, Hop>()
   private readonly credentials: SipCredentials[] | undefined
   private readonly outboundProxy: sip.SipUri | undefined
   /** dialogs by call-id|local tag|remote tag */
@@ -152,9 +158,24 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
   // ---------------------------------------------------------------- sending
 
   /** The URI a request goes to: first Route, else the Request-URI (RFC 3261 §8.1.2). Throws when there is none usable. */
-  private nextHop(rq: SipMessage): { uri: sip.SipUri; protocol: Protocol; host: string; port: number } {
+  private nextHop(rq: SipMessage): Hop {
     const routes = rq.headers.route as Array<{ uri: sip.SipUri | string }> | undefined
     const route = routes && routes.length > 0 ? routes[0]!.uri : undefined
+    // In a dialog every request goes to the same texts (its route set, its remote target): the hop
+    // of a text is parsed once (a regex and three objects per request before; 2 % of the busy time).
+    if ((route === undefined || typeof route === 'string') && typeof rq.uri === 'string') {
+      const key = route === undefined ? rq.uri : `${route}\n${rq.uri}`
+      const known = this.hops.get(key)
+      if (known) return known
+      const hop = this.hopOf(route, rq)
+      if (this.hops.size >= HOP_CACHE_SIZE) this.hops.clear()
+      this.hops.set(key, hop)
+      return hop
+    }
+    return this.hopOf(route, rq)
+  }
+
+  private hopOf(route: sip.SipUri | string | undefined, rq: SipMessage): Hop {
     const routeUri = typeof route === 'string' ? parseSipUri(route.replace(/^<|>$/g, '')) : route
     // a loose router is the next hop; a strict one is already the Request-URI (§8.1.2)
     const first = routeUri && 'lr' in (routeUri.params ?? {}) ? routeUri : rq.uri!
@@ -164,7 +185,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     if (transport !== 'UDP' && transport !== 'TCP' && transport !== 'TLS') throw new Error(`unsupported transport ${transport}`)
     const protocol = transport as Protocol
     const host = uri.host.replace(/^\[(.*)\]$/, '$1')
-    return { uri, protocol, host, port: uri.port || (protocol === 'TLS' ? 5061 : 5060) }
+    return Object.freeze({ uri, protocol, host, port: uri.port || (protocol === 'TLS' ? 5061 : 5060) })
   }
 
   /**
@@ -301,7 +322,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     return {
       protocol: remote.protocol,
       send: (m: SipMessage) => {
-        this.transports.send(m, remote).catch((err: Error) => {
+        this.transports.send(m, remote, (err) => {
           this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
           const t = this.tl.getClient(m)
           if (t && m.method) t.message(makeResponse(m, 503, 'Service Unavailable'))
@@ -316,7 +337,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     return {
       protocol: back.protocol,
       send: (rs: SipMessage) => {
-        this.transports.send(rs, back).catch((err: Error) => this.log.debug({ err: err.message }, 'response not sent'))
+        this.transports.send(rs, back, (err) => this.log.debug({ err: err.message }, 'response not sent'))
       },
       release: noop,
     }
@@ -325,7 +346,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
   /** Send without a transaction (ACK for 2xx). */
   sendStateless(m: SipMessage, remote?: Remote): void {
     const go = (r: Remote): void => {
-      this.transports.send(m, r).catch((err: Error) => this.log.debug({ err: err.message }, 'stateless send failed'))
+      this.transports.send(m, r, (err) => this.log.debug({ err: err.message }, 'stateless send failed'))
     }
     const known = remote ?? this.literalTarget(m)
     if (known) {

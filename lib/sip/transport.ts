@@ -11,6 +11,7 @@
  */
 import dgram from 'node:dgram'
 import diagnostics from 'node:diagnostics_channel'
+import dns from 'node:dns'
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Logger } from 'pino'
@@ -522,23 +523,35 @@ export class Transports {
   }
 
   /**
-   * Send a message. Returns a promise that rejects when it cannot be sent
-   * (connection refused, unknown protocol): the caller turns that into 503.
+   * Send a message. `onError` hears, always asynchronously, why it could not
+   * be sent (connection refused, no socket for the family): the caller turns
+   * that into 503. A datagram costs no promise: this runs once per message
+   * sent (issue 16).
    */
-  async send(m: SipMessage, remote: Remote): Promise<void> {
-    if (this.closed) throw new Error('transport closed')
+  send(m: SipMessage, remote: Remote, onError: (err: Error) => void): void {
+    if (this.closed) {
+      process.nextTick(onError, new Error('transport closed'))
+      return
+    }
     const data = wireOf(m)
     if (this.log.isLevelEnabled('debug')) this.log.debug({ remote, msg: firstLine(m), callId: m.headers['call-id'] }, 'SIP out')
     trace('out', m, remote)
     if (remote.protocol === 'UDP') {
       const v6 = remote.address.includes(':') // an address, never a name here: no regex per datagram
       const sock = v6 ? this.udp6 : this.udp4
-      if (!sock) throw new Error(`no ${v6 ? 'IPv6' : 'IPv4'} UDP socket`)
-      await new Promise<void>((resolve, reject) =>
-        sock.send(data, remote.port, remote.address, (err) => (err ? reject(err) : resolve())),
-      )
+      if (!sock) {
+        process.nextTick(onError, new Error(`no ${v6 ? 'IPv6' : 'IPv4'} UDP socket`))
+        return
+      }
+      sock.send(data, remote.port, remote.address, (err) => {
+        if (err) onError(err)
+      })
       return
     }
+    this.sendOnStream(data, m, remote).catch(onError)
+  }
+
+  private async sendOnStream(data: Buffer | string, m: SipMessage, remote: Remote): Promise<void> {
     const conn = this.connect(remote)
     this.note(conn, m)
     await conn.ready
@@ -573,7 +586,7 @@ export class Transports {
 
 function bindUdp(type: 'udp4' | 'udp6', address: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const s = dgram.createSocket({ type, ipv6Only: type === 'udp6' })
+    const s = dgram.createSocket({ type, ipv6Only: type === 'udp6', lookup: literalLookup })
     const onError = (err: Error): void => {
       s.close()
       reject(err)
@@ -593,6 +606,17 @@ function bindUdp(type: 'udp4' | 'udp6', address: string, port: number): Promise<
       resolve(s)
     })
   })
+}
+
+/**
+ * The UDP sockets' lookup. We send to addresses only, and dns.lookup answers
+ * an address a tick later (an object, a closure and a tick per datagram); this
+ * answers at once. A name, should one come, still goes to dns.lookup.
+ */
+function literalLookup(host: string, options: dns.LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = net.isIP(host)
+  if (family !== 0) callback(null, host, family)
+  else dns.lookup(host, typeof options === 'number' ? { family: options } : options, callback)
 }
 
 /** the socket buffers asked for on UDP sockets */
