@@ -1,6 +1,7 @@
 /** SIP over IPv6, TLS, and through an outbound proxy. */
 import t from 'tap'
 import dgram from 'node:dgram'
+import net from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
@@ -79,4 +80,19 @@ t.test('OutboundProxy: new requests go to the proxy with a loose Route', async (
   t.equal(await answered(s, 'sip:bob@far.example.com'), 404)
   t.match(seen, /^INVITE sip:bob@far\.example\.com SIP\/2\.0\r\n/)
   t.match(seen, new RegExp(`\\r\\nRoute:\\s*<sip:127\\.0\\.0\\.1:${port};lr>`))
+})
+
+t.test('a request that cannot be sent fails at once with 503: no socket of the family, a TCP peer that refuses', async (t) => {
+  // bound to IPv4 only: there is no IPv6 UDP socket to send from
+  const s = await createSipStack({ address: '127.0.0.1', port: 0, keepAlives: false, userAgent: 'ClickToCall', logger })
+  t.teardown(() => s.close())
+  const started = Date.now()
+  t.equal(await answered(s, 'sip:nobody@[::1]:5060'), 503, 'IPv6 target, no IPv6 socket: 503')
+  // a port nobody listens on: bind one, learn it, close it
+  const probe = net.createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()))
+  const closedPort = (probe.address() as net.AddressInfo).port
+  await new Promise<void>((resolve) => probe.close(() => resolve()))
+  t.equal(await answered(s, `sip:nobody@127.0.0.1:${closedPort};transport=tcp`), 503, 'TCP connection refused: 503')
+  t.ok(Date.now() - started < 5000, `both within 5 s, not after Timer B (${Date.now() - started} ms)`)
 })
