@@ -88,3 +88,21 @@ t.test('an ended dialog and its INVITE no longer hold their owner: the stack kee
   }
   t.ok(collected, 'the owner was collected: nothing the stack keeps holds it')
 })
+
+t.test('the next hops parsed once per text are bounded: 1,024 texts, none longer than 2,048 characters', async (t) => {
+  const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger })
+  t.teardown(() => s.close())
+  // the stack's own routing, and its private cache, read as tests read what a type hides
+  const stack = s as unknown as { literalTarget(rq: unknown): { address: string; port: number } | undefined; hops: Map<string, unknown> }
+  const request = (uri: string, route?: string): unknown => ({ method: 'OPTIONS', uri, headers: route ? { route: [{ uri: route, params: {} }] } : {} })
+  for (let port = 1; port <= 1100; port++) {
+    const hop = stack.literalTarget(request(`sip:x@127.0.0.1:${port}`))
+    if (hop?.port !== port) t.fail(`port ${port}: ${JSON.stringify(hop)}`)
+  }
+  t.ok(stack.hops.size <= 1024, `${stack.hops.size} texts kept after 1,100`)
+  t.same(stack.literalTarget(request('sip:x@127.0.0.1:7')), { protocol: 'UDP', address: '127.0.0.1', port: 7, name: '127.0.0.1' }, 'a known text: the same hop')
+  const size = stack.hops.size
+  const longRoute = `<sip:${'r'.repeat(3000)}@127.0.0.1:9;lr>`
+  t.equal(stack.literalTarget(request('sip:x@127.0.0.1:8', longRoute))?.port, 8, 'a route too long to be a SIP URI here: the Request-URI is the hop')
+  t.equal(stack.hops.size, size, 'and a key of more than 2,048 characters is not kept')
+})

@@ -28,6 +28,7 @@ const DEFAULT_IDLE_MS = 300_000
 type Hop = Readonly<{ uri: sip.SipUri; protocol: Protocol; host: string; port: number }>
 /** distinct next-hop texts remembered; all are forgotten at once when it fills */
 const HOP_CACHE_SIZE = 1024
+const HOP_KEY_MAX = 2048
 
 function noop(): void {}
 export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }
@@ -163,8 +164,10 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     const route = routes && routes.length > 0 ? routes[0]!.uri : undefined
     // In a dialog every request goes to the same texts (its route set, its remote target): the hop
     // of a text is parsed once (a regex and three objects per request before; 2 % of the busy time).
+    // Bounded: 1,024 keys of at most 2,048 characters (a peer's Contact or Record-Route may be longer).
     if ((route === undefined || typeof route === 'string') && typeof rq.uri === 'string') {
       const key = route === undefined ? rq.uri : `${route}\n${rq.uri}`
+      if (key.length > HOP_KEY_MAX) return this.hopOf(route, rq)
       const known = this.hops.get(key)
       if (known) return known
       const hop = this.hopOf(route, rq)
