@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events'
 import pino from 'pino'
 import type { CallEvent, CallHandle, CallRequest, CallResult, CallService, CallSnapshot, LegRole, LegSnapshot, StartOutcome, VerbOutcome } from '../lib/call/api'
 import { createXmlFrontEnd, RequestFramer, parseRequest, renderResult, type XmlFrontEndOptions } from '../lib/xml'
+import net from 'node:net'
 import tls from 'node:tls'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
@@ -291,6 +292,29 @@ t.test('shutdown: a request that reached the socket before close() is read and a
   await closed
   t.equal(calls.requests.length, 1, 'the request was read')
   t.same(c.summary(), ['503 Server shutting down'], 'and answered before the connection closed')
+})
+
+t.test('shutdown: a client that ignores our FIN and never reads is destroyed; close() does not wait for it', async (t) => {
+  const { calls, fe } = await frontEnd(t)
+  const rogue = await new Promise<net.Socket>((resolve) => {
+    const s = net.connect({ port: fe.port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(s))
+  })
+  t.teardown(() => rogue.destroy())
+  rogue.pause() // never reads (so it never sees our FIN nor the reset)
+  rogue.on('error', () => undefined)
+  const deadline = Date.now() + 2000
+  while (fe.connections === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+  calls.closing = true
+  rogue.write(REQUEST1)
+  const started = Date.now()
+  await fe.close()
+  const took = Date.now() - started
+  t.ok(took < 2500, `close() resolved in ${took} ms (connections get 1 s after our FIN, 1.5 s in all)`)
+  // the socket's 'close' (which frees the slot) follows its destroy by a tick or two
+  const until = Date.now() + 1000
+  while (fe.connections > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  t.equal(fe.connections, 0, 'the server destroyed the connection: no slot left held')
+  t.equal(calls.requests.length, 1, 'its request was read (and refused: shutting down)')
 })
 
 t.test('connections from outside XmlRpcAllow are refused', async (t) => {

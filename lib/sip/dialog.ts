@@ -408,7 +408,6 @@ export class DialogImpl extends EventEmitter implements Dialog, StackDialog, Ref
   }
 }
 
-
 /**
  * The dialog's own From/To (without tag): one literal, so no spilled
  * property array (a spread copy took ~80 bytes more each, 4 per call).

@@ -24,8 +24,8 @@ import { ALLOW } from './constants'
 
 const DEFAULT_IDLE_MS = 300_000
 
-/** where a request goes next: parsed from its first Route or its Request-URI */
-type Hop = Readonly<{ uri: sip.SipUri; protocol: Protocol; host: string; port: number }>
+/** where a request goes next: parsed from its first Route or its Request-URI; `literal` when its host is an address */
+type Hop = Readonly<{ uri: sip.SipUri; protocol: Protocol; host: string; port: number; literal: Remote | undefined }>
 /** distinct next-hop texts remembered; all are forgotten at once when it fills */
 const HOP_CACHE_SIZE = 1024
 const HOP_KEY_MAX = 2048
@@ -188,7 +188,10 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     if (transport !== 'UDP' && transport !== 'TCP' && transport !== 'TLS') throw new Error(`unsupported transport ${transport}`)
     const protocol = transport as Protocol
     const host = uri.host.replace(/^\[(.*)\]$/, '$1')
-    return Object.freeze({ uri, protocol, host, port: uri.port || (protocol === 'TLS' ? 5061 : 5060) })
+    const port = uri.port || (protocol === 'TLS' ? 5061 : 5060)
+    // the address check and the Remote made once per hop, not once per request
+    const literal = net.isIP(host) ? Object.freeze({ protocol, address: host, port, name: host }) : undefined
+    return Object.freeze({ uri, protocol, host, port, literal })
   }
 
   /**
@@ -198,8 +201,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
    */
   literalTarget(rq: SipMessage): Remote | undefined {
     try {
-      const hop = this.nextHop(rq)
-      return net.isIP(hop.host) ? { protocol: hop.protocol, address: hop.host, port: hop.port, name: hop.host } : undefined
+      return this.nextHop(rq).literal
     } catch {
       return undefined
     }
@@ -207,8 +209,8 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
 
   /** Where a request goes: first Route, else the Request-URI (RFC 3261 §8.1.2, RFC 3263). */
   async resolveTarget(rq: SipMessage): Promise<Remote> {
-    const { uri, protocol, host, port } = this.nextHop(rq)
-    if (net.isIP(host)) return { protocol, address: host, port, name: host }
+    const { uri, protocol, host, port, literal } = this.nextHop(rq)
+    if (literal) return literal
     const found = await new Promise<sip.Address[]>((resolve) => {
       try {
         sip.resolve(uri, (a) => resolve(a ?? []))
