@@ -6,6 +6,7 @@
  * and serialize() writes the same bytes as the old sip.stringify path.
  */
 import t from 'tap'
+import * as sip from 'sip'
 import fs from 'node:fs'
 import path from 'node:path'
 import { isDeepStrictEqual, inspect } from 'node:util'
@@ -24,7 +25,7 @@ import {
   type SipMessage,
 } from '../lib/sip/message'
 import { parseHead, stringifyHead } from '../lib/sip/codec'
-import { parseSipUri } from '../lib/sip/uri'
+import { parseSipUri, unbracket } from '../lib/sip/uri'
 
 const SDP = 'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
 
@@ -426,4 +427,41 @@ t.test('seeded random mutations: same results or same errors', async (t) => {
   t.equal(failures, 0, `${ITER} mutations, none differs`)
   t.ok(accepted > ITER / 4, `${accepted} of them accepted by both`)
   t.ok(fast > accepted / 2, `${fast} of those read by the codec itself, not its fallback`)
+})
+
+t.test('makeResponse builds what the package built: the same keys in the same order', async (t) => {
+  const corpusRequests: SipMessage[] = []
+  for (const text of CORPUS) {
+    try {
+      const m = parseDatagram(Buffer.from(text, 'latin1'))
+      if (m.method !== undefined) corpusRequests.push(m)
+    } catch {
+      // the corpus has messages that are refused on purpose
+    }
+  }
+  t.ok(corpusRequests.length >= 5, `${corpusRequests.length} requests of the corpus`)
+  const extras: Array<[Record<string, unknown> | undefined, string | undefined, string | undefined]> = [
+    [undefined, undefined, undefined],
+    [{}, undefined, 'clicktocall/1'],
+    [{ contact: [nameAddr('sip:a@127.0.0.1')], 'content-type': 'application/sdp' }, SDP, 'clicktocall/1'],
+    // an extra User-Agent keeps the place of the first and takes the value of the second, as the spread did
+    [{ 'user-agent': 'other', allow: 'INVITE' }, '', 'clicktocall/1'],
+  ]
+  for (const rq of corpusRequests) {
+    for (const [headers, content, ua] of extras) {
+      const ours = makeResponse(rq, 183, 'Session Progress', headers, content, ua)
+      const theirs = sip.makeResponse(rq, 183, 'Session Progress', { headers: { ...(ua !== undefined ? { 'user-agent': ua } : {}), ...headers }, ...(content !== undefined ? { content } : {}) })
+      t.same(Object.keys(ours), Object.keys(theirs), 'the message keys')
+      t.same(Object.keys(ours.headers), Object.keys(theirs.headers), 'the header order')
+      t.ok(isDeepStrictEqual(ours, theirs), `${rq.method} ${JSON.stringify(headers)}: deep-equal`)
+      t.equal(serialize(ours).toString('latin1'), serializeReference(theirs).toString('latin1'), 'the same bytes')
+    }
+  }
+  t.equal(makeResponse(corpusRequests[0]!, 404, '').reason, '', 'an empty reason stays empty')
+})
+
+t.test('unbracket does what the regex replace did', async (t) => {
+  const old = (h: string): string => h.replace(/^\[(.*)\]$/, '$1')
+  for (const h of ['127.0.0.1', '[::1]', '[]', '[', ']', '[::1', '::1]', 'a[b]', '[2001:db8::1]', '[a\nb]', '[a]b]', 'example.com', ''])
+    t.equal(unbracket(h), old(h), JSON.stringify(h))
 })

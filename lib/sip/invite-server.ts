@@ -51,7 +51,7 @@ export class IncomingInviteImpl extends EventEmitter implements IncomingInvite, 
   }
 
   private respond(status: number, reason: string, extra: Record<string, unknown> = {}): void {
-    const rs = makeResponse(this.m, status, reason, { 'user-agent': this.stack.userAgent, ...extra })
+    const rs = makeResponse(this.m, status, reason, extra, undefined, this.stack.userAgent)
     rs.headers.to = { ...this.m.headers.to, params: { ...this.m.headers.to.params, tag: this.localTag } }
     this.st.send(rs)
   }

@@ -232,11 +232,18 @@ export function makeResponse(
   rq: SipMessage,
   status: number,
   reason: string,
-  headers: Record<string, unknown> = {},
+  headers?: Record<string, unknown>,
   content?: string,
+  userAgent?: string,
 ): SipMessage {
-  const rs = sip.makeResponse(rq, status, reason, { headers, ...(content !== undefined ? { content } : {}) })
-  return rs
+  // what the package's makeResponse builds (the same keys, in the same order:
+  // they are the order of the header lines), without its option object,
+  // spread and closure per response; a User-Agent goes before the extra headers
+  const h = rq.headers
+  const out: Record<string, unknown> = { via: h.via, to: h.to, from: h.from, 'call-id': h['call-id'], cseq: h.cseq }
+  if (userAgent !== undefined) out['user-agent'] = userAgent
+  if (headers !== undefined) for (const k of Object.keys(headers)) out[k] = headers[k]
+  return { status, reason: reason || '', version: rq.version, headers: out, content } as SipMessage
 }
 
 /** `"Display" <uri>` as the package's stringifier wants it. */

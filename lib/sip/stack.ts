@@ -12,7 +12,7 @@ import type { Logger } from 'pino'
 import type { InviteOptions, OutgoingInvite, SipCredentials, SipReconfigure, SipStack, SipStackOptions } from './api'
 import { Transports, type InboundLimits, type Protocol, type Remote } from './transport'
 import { authorize } from './digest'
-import { parseSipUri } from './uri'
+import { parseSipUri, unbracket } from './uri'
 import { firstLine, makeResponse, randomToken, viaParams, type SipMessage } from './message'
 import type { ResponseHandler, SentRequest, StackClientInvite, StackCore, StackDialog, StackServerInvite, Timers } from './core'
 import { InviteClient } from './invite-client'
@@ -187,7 +187,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     const transport = (uri.params?.transport ?? (uri.schema === 'sips' ? 'tls' : 'udp')).toUpperCase()
     if (transport !== 'UDP' && transport !== 'TCP' && transport !== 'TLS') throw new Error(`unsupported transport ${transport}`)
     const protocol = transport as Protocol
-    const host = uri.host.replace(/^\[(.*)\]$/, '$1')
+    const host = unbracket(uri.host)
     const port = uri.port || (protocol === 'TLS' ? 5061 : 5060)
     // the address check and the Remote made once per hop, not once per request
     const literal = net.isIP(host) ? Object.freeze({ protocol, address: host, port, name: host }) : undefined
@@ -373,7 +373,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     const via = m.headers.via[0]
     const address = via.params.received ?? remote.address
     const port = via.params.rport ? Number(via.params.rport) : via.port || 5060
-    return { protocol: 'UDP', address: String(address).replace(/^\[(.*)\]$/, '$1'), port }
+    return { protocol: 'UDP', address: unbracket(String(address)), port }
   }
 
   private onMessage(m: SipMessage, remote: Remote): void {
@@ -383,7 +383,7 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
       return
     }
     const via = m.headers.via[0]
-    if (String(via.host).replace(/^\[(.*)\]$/, '$1') !== remote.address) via.params.received = remote.address
+    if (unbracket(String(via.host)) !== remote.address) via.params.received = remote.address
     if ('rport' in via.params) via.params.rport = String(remote.port)
     if (m.method === 'ACK') {
       // an ACK matching the INVITE's transaction is for a non-2xx; one for a
@@ -402,8 +402,8 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
     // a response to a request without a To tag gets one (RFC 3261 §8.2.6.2);
     // one per request, so every response of its transaction carries the same
     let toTag: string | undefined
-    const reply = (status: number, reason: string, headers: Record<string, unknown> = {}, content?: string): void => {
-      const rs = makeResponse(m, status, reason, { 'user-agent': this.userAgent, ...headers }, content)
+    const reply = (status: number, reason: string, headers?: Record<string, unknown>, content?: string): void => {
+      const rs = makeResponse(m, status, reason, headers, content, this.userAgent)
       if (status > 100 && !rs.headers.to?.params?.tag) {
         toTag ??= randomToken(6)
         rs.headers.to = { ...rs.headers.to, params: { ...rs.headers.to?.params, tag: toTag } }

@@ -39,18 +39,13 @@ export interface ThreadData {
 export type FromThread =
   | { t: 'ready'; port: number }
   | { t: 'failed'; kind: 'bind' | 'config' | 'other'; message: string }
-  | {
-      t: 'start'
-      /** the thread's key for this request */
-      k: number
-      initiator: string
-      destination: string
-      anchor: boolean
-      remoteAddress: string
-      /** the translation the 100 carried */
-      ti: string
-      td: string
-    }
+  /**
+   * The requests the thread admitted in one loop turn, flat, seven entries a
+   * request: the thread's key for it, initiator, destination, anchor (1/0),
+   * the client's address, and the translation its 100 carried (initiator,
+   * destination). One message a turn, posted after the turn's 100s are written.
+   */
+  | { t: 'starts'; r: Array<number | string> }
   | { t: 'log'; level: LogLevelName; bindings: Record<string, unknown>; obj: Record<string, unknown> | undefined; msg: string | undefined }
   | { t: 'closed' }
 

@@ -104,17 +104,24 @@ class ThreadCalls {
       at: Date.now(),
     })
     this.pending.set(k, call)
-    post({
-      t: 'start',
-      k,
-      initiator: request.initiator,
-      destination: request.destination,
-      anchor: request.anchor,
-      remoteAddress: request.origin.remoteAddress,
-      ti: t.initiator,
-      td: t.destination,
-    })
+    if (this.starts.length === 0) setImmediate(this.postStarts)
+    this.starts.push(k, request.initiator, request.destination, request.anchor ? 1 : 0, request.origin.remoteAddress, t.initiator, t.destination)
     return { ok: true, call: call as unknown as CallHandle }
+  }
+
+  /** the requests admitted since the last post (see FromThread 'starts') */
+  private starts: Array<number | string> = []
+
+  /**
+   * Once a loop turn, in its check phase: by then every socket read in the
+   * turn has had its requests' 100s written, and the main thread, woken by
+   * this one message, does not compete with those writes for a core.
+   */
+  readonly postStarts = (): void => {
+    if (this.starts.length === 0) return
+    const r = this.starts
+    this.starts = []
+    post({ t: 'starts', r })
   }
 
   /** a batch of results from the main thread (see ToThread) */
@@ -132,7 +139,9 @@ class ThreadCalls {
       const leg = r[i + 2] as string
       const final = r[i + 4] === 1
       if (final) this.pending.delete(k)
-      call.deliver({ code, text: r[i + 3] as string, final, at: now, ...(leg ? { leg: leg as CallResult['leg'] } : {}) })
+      const result: CallResult = { code, text: r[i + 3] as string, final, at: now }
+      if (leg) result.leg = leg as CallResult['leg']
+      call.deliver(result)
     }
   }
 }
@@ -243,7 +252,11 @@ port.on('message', (m: ToThread) => {
       frontEnd?.stopAccepting()
       return
     case 'close':
-      void (frontEnd ? frontEnd.close() : Promise.resolve()).then(() => post({ t: 'closed' }))
+      void (frontEnd ? frontEnd.close() : Promise.resolve()).then(() => {
+        // requests answered with a 100 before the close: the main thread decides them (it refuses once closing)
+        calls.postStarts()
+        post({ t: 'closed' })
+      })
       return
   }
 })

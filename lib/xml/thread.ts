@@ -89,36 +89,38 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
     subscriptions.clear()
     batch = []
   }
-  const onStart = (m: Extract<FromThread, { t: 'start' }>): void => {
+  /** one request the thread admitted: entries i..i+6 of a 'starts' message */
+  const onStart = (starts: Array<number | string>, i: number): void => {
+    const k = starts[i] as number
     const outcome = calls.start({
-      initiator: m.initiator,
-      destination: m.destination,
-      anchor: m.anchor,
-      origin: { frontEnd: 'xml', remoteAddress: m.remoteAddress },
-      translated: { initiator: m.ti, destination: m.td },
+      initiator: starts[i + 1] as string,
+      destination: starts[i + 2] as string,
+      anchor: starts[i + 3] === 1,
+      origin: { frontEnd: 'xml', remoteAddress: starts[i + 4] as string },
+      translated: { initiator: starts[i + 5] as string, destination: starts[i + 6] as string },
     })
     Atomics.store(shared, Slot.live, liveCalls())
     if (!outcome.ok) {
-      queue(m.k, outcome.code, '', outcome.text, true)
+      queue(k, outcome.code, '', outcome.text, true)
       return
     }
     const call = outcome.call
-    queue(m.k, 0, '', call.id, false)
+    queue(k, 0, '', call.id, false)
     let final = false
     // the thread wrote the 100 already
     for (const r of call.results) {
       if (r.code === 100) continue
-      queue(m.k, r.code, r.leg ?? '', r.text, r.final)
+      queue(k, r.code, r.leg ?? '', r.text, r.final)
       final ||= r.final
     }
     if (final) return
     const listener = (r: CallResult): void => {
-      queue(m.k, r.code, r.leg ?? '', r.text, r.final)
+      queue(k, r.code, r.leg ?? '', r.text, r.final)
       if (!r.final) return
       call.off('result', listener)
-      subscriptions.delete(m.k)
+      subscriptions.delete(k)
     }
-    subscriptions.set(m.k, { call, listener })
+    subscriptions.set(k, { call, listener })
     call.on('result', listener)
   }
 
@@ -133,9 +135,9 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
       let ready = false
       w.on('message', (m: FromThread) => {
         switch (m.t) {
-          case 'start':
-            // a request of a thread already replaced has no client left to answer
-            if (worker === w) onStart(m)
+          case 'starts':
+            // requests of a thread already replaced have no client left to answer
+            if (worker === w) for (let i = 0; i + 6 < m.r.length; i += 7) onStart(m.r, i)
             return
           case 'log':
             logger.child(m.bindings)[m.level](m.obj ?? {}, m.msg)
