@@ -418,10 +418,13 @@ t.test('destroy(): every transaction ends, its connection released, no timer lef
   tl.createServerTransaction(s3, cn()).send(response(s3, 200)) // Completed, Timer J
   tl.createServerTransaction(request('INFO'), cn()) // Trying, no timer
   t.same(tl.size, { clients: 3, servers: 4 })
-  t.ok(timeouts() >= before + 6, 'timers running')
+  // Timers A, E and G/H are each transaction's own; D, L and J are long waits, one queue per length
+  t.ok(timeouts() >= before + 3, 'timers running')
+  t.equal(tl.waiting, 3, 'Timers D, L and J wait in the queues')
   tl.destroy()
   t.same(tl.size, { clients: 0, servers: 0 }, 'all gone')
   t.equal(timeouts(), before, 'no timer left')
+  t.equal(tl.waiting, 0, 'no wait left')
   t.same(conns.map((c) => c.released), [1, 1, 1, 1, 1, 1, 1], 'each connection released once')
   const sent = conns.map((c) => c.count())
   await sleep(30)

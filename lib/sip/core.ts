@@ -10,6 +10,7 @@ import type * as sip from 'sip'
 import type { SipMessage } from './message'
 import type { CallIdMap } from './call-index'
 import type { Protocol, Remote } from './transport'
+import type { Waits } from './waits'
 
 export interface Timers {
   T1: number
@@ -57,6 +58,7 @@ export interface StackCore {
   readonly log: Logger
   readonly userAgent: string
   readonly timers: Timers
+  readonly waits: Waits
   readonly dialogs: CallIdMap<string, StackDialog>
   readonly clientInvites: Map<string, StackClientInvite>
   readonly serverInvites: CallIdMap<string, StackServerInvite>

@@ -14,6 +14,7 @@ import type { Protocol, Remote } from './transport'
 import { headerText, makeResponse, nameAddr, ownString, randomToken, type NameAddrHeader, type SipMessage } from './message'
 import { ALLOW } from './constants'
 import { ReferClient, IncomingReferImpl } from './refer'
+import type { Expiring } from './waits'
 
 
 export interface DialogInit {
@@ -32,7 +33,7 @@ export interface DialogInit {
   inviteSeq: number
 }
 
-export class DialogImpl extends EventEmitter implements Dialog, StackDialog, ReferDialog {
+export class DialogImpl extends EventEmitter implements Dialog, StackDialog, ReferDialog, Expiring {
   readonly id: string
   readonly callId: string
   readonly localTag: string
@@ -173,10 +174,13 @@ export class DialogImpl extends EventEmitter implements Dialog, StackDialog, Ref
     this.lastAck = ack
     this.ackSent = true
     this.stack.sendStateless(ack)
-    if (first) {
-      const t = setTimeout(() => (this.lastAck = undefined), 64 * this.stack.timers.T1)
-      t.unref()
-    }
+    // a 2xx retransmitted within 64*T1 gets this ACK again; then it is dropped (expire())
+    if (first) this.stack.waits.after(64 * this.stack.timers.T1, this)
+  }
+
+  /** 64*T1 after the first ACK: no 2xx retransmission is expected any more (Expiring) */
+  expire(): void {
+    this.lastAck = undefined
   }
 
   ack(sdp?: string): void {
@@ -398,13 +402,26 @@ export class DialogImpl extends EventEmitter implements Dialog, StackDialog, Ref
   private maybeForget(): void {
     if (this.inviteUsageEnded && (this.subscriptions?.size ?? 0) === 0) {
       // keep answering retransmissions for a while, then forget
-      const t = setTimeout(() => this.stack.dialogs.delete(this.id), 32 * this.stack.timers.T1 * 2)
-      t.unref()
+      this.stack.waits.after(64 * this.stack.timers.T1, new ForgetDialog(this))
     }
+  }
+
+  /** the stack no longer finds this dialog (ForgetDialog) */
+  forget(): void {
+    if (this.stack.dialogs.get(this.id) === this) this.stack.dialogs.delete(this.id)
   }
 
   summary(): string {
     return `${this.callId} ${headerText({ headers: { x: this.remoteTarget } } as SipMessage, 'x')}`
+  }
+}
+
+/** 64*T1 after a dialog's last usage ended: the stack forgets it (one small object in the stack's waits, not a timer and closure) */
+class ForgetDialog implements Expiring {
+  constructor(private readonly dialog: DialogImpl) {}
+
+  expire(): void {
+    this.dialog.forget()
   }
 }
 

@@ -13,8 +13,9 @@ import type { SentRequest, StackClientInvite, StackCore } from './core'
 import { DialogImpl, newTag } from './dialog'
 import { nameAddr, randomToken, type SipMessage } from './message'
 import type { Protocol } from './transport'
+import type { Expiring } from './waits'
 
-export class InviteClient extends EventEmitter implements OutgoingInvite, StackClientInvite {
+export class InviteClient extends EventEmitter implements OutgoingInvite, StackClientInvite, Expiring {
   readonly callId: string
   private readonly localTag = newTag()
   private request: SipMessage | undefined
@@ -116,8 +117,7 @@ export class InviteClient extends EventEmitter implements OutgoingInvite, StackC
     }
     this.final = true
     this.clearRing()
-    const forget = setTimeout(() => this.stack.clientInvites.delete(this.callId), 64 * this.stack.timers.T1)
-    forget.unref()
+    this.stack.waits.after(64 * this.stack.timers.T1, this)
     if (this.cancelWanted) {
       d.sendAck()
       void d.bye()
@@ -132,14 +132,7 @@ export class InviteClient extends EventEmitter implements OutgoingInvite, StackC
       d.sendAck()
     } else {
       // offerless INVITE: the owner answers in the ACK; do not wait forever
-      const t = setTimeout(() => {
-        if (!d.acked && d.state === 'confirmed') {
-          this.stack.log.warn({ callId: this.callId }, 'no answer for the offer in time: ACK and BYE')
-          d.sendAck()
-          void d.bye()
-        }
-      }, 32 * this.stack.timers.T1)
-      t.unref()
+      this.stack.waits.after(32 * this.stack.timers.T1, new AnswerDeadline(this.stack, d))
     }
     this.emit('answered', d, d.remoteSdp)
     this.settled()
@@ -236,8 +229,7 @@ export class InviteClient extends EventEmitter implements OutgoingInvite, StackC
     if (this.final) return
     this.final = true
     this.clearRing()
-    const t = setTimeout(() => this.stack.clientInvites.delete(this.callId), 64 * this.stack.timers.T1)
-    t.unref()
+    this.stack.waits.after(64 * this.stack.timers.T1, this)
     this.emit('failed', status, reason)
     this.settled()
   }
@@ -245,5 +237,30 @@ export class InviteClient extends EventEmitter implements OutgoingInvite, StackC
   /** stack closing: report a failure if nothing final happened */
   abandon(): void {
     this.fail(503, 'Service Unavailable')
+  }
+
+  /** 64*T1 after the final response: no late 2xx is expected any more (Expiring) */
+  expire(): void {
+    if (this.stack.clientInvites.get(this.callId) === this) this.stack.clientInvites.delete(this.callId)
+  }
+}
+
+/**
+ * An offerless INVITE's 2xx carries the offer and our ACK the answer: an
+ * owner that has not answered within 32*T1 gets the ACK sent without one,
+ * and the call hung up. Held by the stack's waits, not a timer and closure.
+ */
+class AnswerDeadline {
+  constructor(
+    private readonly stack: StackCore,
+    private readonly dialog: DialogImpl,
+  ) {}
+
+  expire(): void {
+    const d = this.dialog
+    if (d.acked || d.state !== 'confirmed') return
+    this.stack.log.warn({ callId: d.callId }, 'no answer for the offer in time: ACK and BYE')
+    d.sendAck()
+    void d.bye()
   }
 }

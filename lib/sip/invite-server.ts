@@ -108,7 +108,11 @@ export class IncomingInviteImpl extends EventEmitter implements IncomingInvite, 
 
   private forget(): void {
     // 64*T1 (32 s by default): a late CANCEL still finds its INVITE
-    const t = setTimeout(() => this.stack.serverInvites.delete(this.branch), 64 * this.stack.timers.T1)
-    t.unref()
+    this.stack.waits.after(64 * this.stack.timers.T1, this)
+  }
+
+  /** the 64*T1 of forget() are over (Expiring) */
+  expire(): void {
+    if (this.stack.serverInvites.get(this.branch) === this) this.stack.serverInvites.delete(this.branch)
   }
 }

@@ -19,6 +19,7 @@ import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
 import { CallIdMap } from './call-index'
 import { TransactionLayer, type ServerTransaction, type TransactionConnection } from './transaction'
+import { Waits } from './waits'
 
 import { ALLOW } from './constants'
 
@@ -30,7 +31,41 @@ type Hop = Readonly<{ uri: sip.SipUri; protocol: Protocol; host: string; port: n
 const HOP_CACHE_SIZE = 1024
 const HOP_KEY_MAX = 2048
 
-function noop(): void {}
+/** a client transaction's way out: its request (and retransmissions) to one remote */
+class ClientConnection implements TransactionConnection {
+  readonly protocol: string
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly remote: Remote,
+  ) {
+    this.protocol = remote.protocol
+  }
+
+  send(m: SipMessage): void {
+    this.stack.transports.send(m, this.remote, (err) => this.stack.clientSendFailed(m, err))
+  }
+
+  release(): void {}
+}
+
+/** a server transaction's way back: its responses to where the request came from */
+class ServerConnection implements TransactionConnection {
+  readonly protocol: string
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly back: Remote,
+  ) {
+    this.protocol = back.protocol
+  }
+
+  send(rs: SipMessage): void {
+    this.stack.transports.send(rs, this.back, this.stack.responseSendFailed)
+  }
+
+  release(): void {}
+}
 export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }
 
 function tlsClientOptions(o: Pick<SipStackOptions, 'tlsClient'>): { verify: boolean; caFile?: string } {
@@ -59,6 +94,8 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
   readonly host: string
   readonly log: Logger
   readonly timers: Timers
+  /** the 64*T1 and T4 waits of ended transactions, invites and dialogs: one queue per length (waits.ts) */
+  readonly waits: Waits
   readonly transports: Transports
   readonly userAgent: string
   private readonly tl: TransactionLayer
@@ -100,7 +137,8 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
       logger: this.log,
       onMessage: (m, remote) => this.onMessage(m, remote),
     })
-    this.tl = new TransactionLayer(this.timers)
+    this.waits = new Waits((err) => this.log.error({ err }, 'a long wait ended in an error'))
+    this.tl = new TransactionLayer(this.timers, this.waits)
   }
 
   get port(): number {
@@ -318,34 +356,30 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
   }
 
   /**
-   * Where a client transaction sends. Made here, not inline in sendRequest:
-   * a closure there would share sendRequest's scope, and the transaction
-   * (kept 5 to 32 s after its final response) would keep the TU and its
-   * whole flow alive through it.
+   * Where a client transaction sends. An object of its own, not a closure
+   * in sendRequest: that would share sendRequest's scope, and the
+   * transaction (kept 5 to 32 s after its final response) would keep the TU
+   * and its whole flow alive through it.
    */
   private clientConnection(remote: Remote): TransactionConnection {
-    return {
-      protocol: remote.protocol,
-      send: (m: SipMessage) => {
-        this.transports.send(m, remote, (err) => {
-          this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
-          const t = this.tl.getClient(m)
-          if (t && m.method) t.message(makeResponse(m, 503, 'Service Unavailable'))
-        })
-      },
-      release: noop,
-    }
+    return new ClientConnection(this, remote)
   }
 
-  /** Where a server transaction sends its responses (kept out of onMessage's scope, as above). */
+  /** Where a server transaction sends its responses (an object, as above: kept 32 s for Timer J). */
   private serverConnection(back: Remote): TransactionConnection {
-    return {
-      protocol: back.protocol,
-      send: (rs: SipMessage) => {
-        this.transports.send(rs, back, (err) => this.log.debug({ err: err.message }, 'response not sent'))
-      },
-      release: noop,
-    }
+    return new ServerConnection(this, back)
+  }
+
+  /** a client transaction's request could not be sent: it ends with a 503 of our own */
+  clientSendFailed(m: SipMessage, err: Error): void {
+    this.log.debug({ err: err.message, msg: firstLine(m) }, 'send failed')
+    const t = this.tl.getClient(m)
+    if (t && m.method) t.message(makeResponse(m, 503, 'Service Unavailable'))
+  }
+
+  /** shared by every server transaction: one function, not a closure per response */
+  readonly responseSendFailed = (err: Error): void => {
+    this.log.debug({ err: err.message }, 'response not sent')
   }
 
   /** Send without a transaction (ACK for 2xx). */

@@ -11,6 +11,7 @@
  * through the server transaction while it is in Accepted).
  */
 import { flatten, keptForResending, newBranch, type SipMessage } from './message'
+import { Waits, type Expiring } from './waits'
 
 /** where a transaction sends: the connection (or datagram peer) of its request */
 export interface TransactionConnection {
@@ -73,23 +74,34 @@ function fire(t: Transaction): void {
   t.timeout()
 }
 
-abstract class Transaction {
+/** what every transaction of a layer shares: its table, the stack's timers, the long waits */
+interface LayerShared {
+  timers: TransactionTimers
+  waits: Waits
+}
+
+abstract class Transaction implements Expiring {
   state: number
   timer: NodeJS.Timeout | undefined = undefined
   protected readonly reliable: boolean
+  protected readonly timers: TransactionTimers
 
   constructor(
     readonly id: string,
     protected readonly table: Map<string, Transaction>,
     protected readonly cn: TransactionConnection,
-    protected readonly timers: TransactionTimers,
+    protected readonly shared: LayerShared,
     state: number,
   ) {
     this.state = state
+    this.timers = shared.timers
     this.reliable = cn.protocol.toUpperCase() !== 'UDP'
   }
 
-  abstract timeout(): void
+  /** the transaction's own timer fired (retransmissions, Timer H); the long waits end in expire() */
+  timeout(): void {
+    this.terminate()
+  }
 
   protected arm(ms: number): void {
     this.timer = setTimeout(fire, ms, this)
@@ -103,7 +115,21 @@ abstract class Transaction {
   /** Timers D, I, J, K are zero over a reliable transport (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2) */
   protected waitThenEnd(unreliableMs: number): void {
     if (this.reliable) this.terminate()
-    else this.arm(unreliableMs)
+    else this.waitLong(unreliableMs)
+  }
+
+  /**
+   * The last wait (D, I, J, K, L, M): the transaction has nothing left to do
+   * but absorb retransmissions, and ends at its end. One queue per length
+   * for the layer (waits.ts), not a timer each.
+   */
+  protected waitLong(ms: number): void {
+    this.shared.waits.after(ms, this)
+  }
+
+  /** a long wait is over: the transaction ends, unless it ended already */
+  expire(): void {
+    this.terminate()
   }
 
   shutdown(): void {
@@ -131,12 +157,12 @@ class InviteClientTransaction extends Transaction implements ClientTransaction {
     id: string,
     table: Map<string, Transaction>,
     cn: TransactionConnection,
-    timers: TransactionTimers,
+    shared: LayerShared,
     rq: SipMessage,
     private readonly tu: TransactionUser,
   ) {
-    super(id, table, cn, timers, CALLING)
-    this.interval = timers.T1
+    super(id, table, cn, shared, CALLING)
+    this.interval = shared.timers.T1
     this.rq = rq
   }
 
@@ -159,7 +185,7 @@ class InviteClientTransaction extends Transaction implements ClientTransaction {
           // RFC 6026 §8.4: Accepted, Timer M; 2xx retransmissions still reach the TU
           this.disarm()
           this.state = ACCEPTED
-          this.arm(64 * this.timers.T1)
+          this.waitLong(64 * this.timers.T1)
           // Accepted passes 2xx up and sends nothing: the INVITE is not needed for its 32 s
           this.rq = undefined
         } else {
@@ -184,7 +210,7 @@ class InviteClientTransaction extends Transaction implements ClientTransaction {
     }
   }
 
-  timeout(): void {
+  override timeout(): void {
     if (this.state === CALLING) {
       // Timer A: retransmit, double the interval (no cap for INVITE, §17.1.1.2)
       this.cn.send(this.rq!)
@@ -192,7 +218,7 @@ class InviteClientTransaction extends Transaction implements ClientTransaction {
       this.arm(this.interval)
       return
     }
-    // Timer D (Completed) or Timer M (Accepted)
+    // Timers D and M are long waits (expire()); nothing else arms this one
     this.terminate()
   }
 
@@ -232,12 +258,12 @@ class NonInviteClientTransaction extends Transaction implements ClientTransactio
     id: string,
     table: Map<string, Transaction>,
     cn: TransactionConnection,
-    timers: TransactionTimers,
+    shared: LayerShared,
     rq: SipMessage,
     tu: TransactionUser,
   ) {
-    super(id, table, cn, timers, TRYING)
-    this.interval = timers.T1
+    super(id, table, cn, shared, TRYING)
+    this.interval = shared.timers.T1
     this.rq = rq
     this.tu = tu
   }
@@ -264,12 +290,9 @@ class NonInviteClientTransaction extends Transaction implements ClientTransactio
     tu(rs)
   }
 
-  timeout(): void {
-    if (this.state === COMPLETED) {
-      this.terminate()
-      return
-    }
-    // Timer E: doubling up to T2 in Trying, T2 in Proceeding (§17.1.2.2)
+  override timeout(): void {
+    // Timer E (Timer K is a long wait): doubling up to T2 in Trying, T2 in Proceeding (§17.1.2.2)
+    if (this.state !== TRYING && this.state !== PROCEEDING) return
     this.cn.send(this.rq!)
     this.interval = this.state === PROCEEDING ? this.timers.T2 : Math.min(2 * this.interval, this.timers.T2)
     this.arm(this.interval)
@@ -283,8 +306,8 @@ class InviteServerTransaction extends Transaction implements ServerTransaction {
   /** time left of Timer H: Timer G and H share the one timer */
   private left = 0
 
-  constructor(id: string, table: Map<string, Transaction>, cn: TransactionConnection, timers: TransactionTimers) {
-    super(id, table, cn, timers, PROCEEDING)
+  constructor(id: string, table: Map<string, Transaction>, cn: TransactionConnection, shared: LayerShared) {
+    super(id, table, cn, shared, PROCEEDING)
   }
 
   send(rs: SipMessage): void {
@@ -303,7 +326,7 @@ class InviteServerTransaction extends Transaction implements ServerTransaction {
       } else if (status >= 200) {
         // RFC 6026 §7.1: Accepted; the TU (dialog) retransmits the 2xx through us until Timer L
         this.state = ACCEPTED
-        this.arm(64 * this.timers.T1)
+        this.waitLong(64 * this.timers.T1)
       }
       this.cn.send(rs)
     } else if (this.state === ACCEPTED) {
@@ -333,7 +356,7 @@ class InviteServerTransaction extends Transaction implements ServerTransaction {
     this.arm(Math.min(this.interval, this.left))
   }
 
-  timeout(): void {
+  override timeout(): void {
     if (this.state === COMPLETED && !this.reliable) {
       this.left -= Math.min(this.interval, this.left)
       if (this.left > 0) {
@@ -344,7 +367,7 @@ class InviteServerTransaction extends Transaction implements ServerTransaction {
         return
       }
     }
-    // Timer H (Completed, no ACK), I (Confirmed) or L (Accepted)
+    // Timer H (Completed, no ACK); I and L are long waits (expire())
     this.terminate()
   }
 }
@@ -353,8 +376,8 @@ class InviteServerTransaction extends Transaction implements ServerTransaction {
 class NonInviteServerTransaction extends Transaction implements ServerTransaction {
   private rs: SipMessage | undefined = undefined
 
-  constructor(id: string, table: Map<string, Transaction>, cn: TransactionConnection, timers: TransactionTimers) {
-    super(id, table, cn, timers, TRYING)
+  constructor(id: string, table: Map<string, Transaction>, cn: TransactionConnection, shared: LayerShared) {
+    super(id, table, cn, shared, TRYING)
   }
 
   send(rs: SipMessage): void {
@@ -373,18 +396,18 @@ class NonInviteServerTransaction extends Transaction implements ServerTransactio
     // a retransmitted request gets the last response again, if any (§17.2.2)
     if (this.rs && this.state !== TERMINATED) this.cn.send(this.rs)
   }
-
-  timeout(): void {
-    this.terminate() // Timer J
-  }
 }
 
 export class TransactionLayer {
   private readonly clients = new Map<string, Transaction & ClientTransaction>()
   private readonly servers = new Map<string, Transaction & ServerTransaction>()
 
-  /** the stack's timers object: read at each use */
-  constructor(private readonly timers: TransactionTimers) {}
+  private readonly shared: LayerShared
+
+  /** the stack's timers object: read at each use; `waits`: the stack's long waits (a layer of its own by default) */
+  constructor(timers: TransactionTimers, waits: Waits = new Waits()) {
+    this.shared = { timers, waits }
+  }
 
   createServerTransaction(rq: SipMessage, cn: TransactionConnection): ServerTransaction {
     // the id is kept as long as the transaction (32 s for Timer J): flattened, since made of the
@@ -393,8 +416,8 @@ export class TransactionLayer {
     const table = this.servers as Map<string, Transaction>
     const st =
       rq.method === 'INVITE'
-        ? new InviteServerTransaction(id, table, cn, this.timers)
-        : new NonInviteServerTransaction(id, table, cn, this.timers)
+        ? new InviteServerTransaction(id, table, cn, this.shared)
+        : new NonInviteServerTransaction(id, table, cn, this.shared)
     this.servers.set(id, st)
     return st
   }
@@ -416,8 +439,8 @@ export class TransactionLayer {
     const table = this.clients as Map<string, Transaction>
     const ct =
       rq.method === 'INVITE'
-        ? new InviteClientTransaction(id, table, cn, this.timers, rq, tu)
-        : new NonInviteClientTransaction(id, table, cn, this.timers, rq, tu)
+        ? new InviteClientTransaction(id, table, cn, this.shared, rq, tu)
+        : new NonInviteClientTransaction(id, table, cn, this.shared, rq, tu)
     this.clients.set(id, ct)
     ct.start()
     return ct
@@ -436,9 +459,15 @@ export class TransactionLayer {
     return { clients: this.clients.size, servers: this.servers.size }
   }
 
+  /** long waits pending (Timers D, I, J, K, L, M of this layer's transactions; the stack's other waits too when shared) */
+  get waiting(): number {
+    return this.shared.waits.size
+  }
+
   /** end every transaction and its timer */
   destroy(): void {
     for (const t of this.clients.values()) t.shutdown()
     for (const t of this.servers.values()) t.shutdown()
+    this.shared.waits.clear()
   }
 }
