@@ -31,41 +31,31 @@ type Hop = Readonly<{ uri: sip.SipUri; protocol: Protocol; host: string; port: n
 const HOP_CACHE_SIZE = 1024
 const HOP_KEY_MAX = 2048
 
-/** a client transaction's way out: its request (and retransmissions) to one remote */
-class ClientConnection implements TransactionConnection {
+/**
+ * A transaction's way to its peer: a client transaction's requests (and
+ * retransmissions) to one remote, or a server transaction's responses back
+ * to where its request came from. A failed request ends its transaction
+ * with a 503 of our own; a failed response is only logged.
+ */
+class TransactionWire implements TransactionConnection {
   readonly protocol: string
 
   constructor(
     private readonly stack: Stack,
     private readonly remote: Remote,
+    private readonly client: boolean,
   ) {
     this.protocol = remote.protocol
   }
 
   send(m: SipMessage): void {
-    this.stack.transports.send(m, this.remote, (err) => this.stack.clientSendFailed(m, err))
+    const onError = this.client ? (err: Error) => this.stack.clientSendFailed(m, err) : this.stack.responseSendFailed
+    this.stack.transports.send(m, this.remote, onError)
   }
 
   release(): void {}
 }
 
-/** a server transaction's way back: its responses to where the request came from */
-class ServerConnection implements TransactionConnection {
-  readonly protocol: string
-
-  constructor(
-    private readonly stack: Stack,
-    private readonly back: Remote,
-  ) {
-    this.protocol = back.protocol
-  }
-
-  send(rs: SipMessage): void {
-    this.stack.transports.send(rs, this.back, this.stack.responseSendFailed)
-  }
-
-  release(): void {}
-}
 export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }
 
 function tlsClientOptions(o: Pick<SipStackOptions, 'tlsClient'>): { verify: boolean; caFile?: string } {
@@ -362,12 +352,12 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
    * and its whole flow alive through it.
    */
   private clientConnection(remote: Remote): TransactionConnection {
-    return new ClientConnection(this, remote)
+    return new TransactionWire(this, remote, true)
   }
 
   /** Where a server transaction sends its responses (an object, as above: kept 32 s for Timer J). */
   private serverConnection(back: Remote): TransactionConnection {
-    return new ServerConnection(this, back)
+    return new TransactionWire(this, back, false)
   }
 
   /** a client transaction's request could not be sent: it ends with a 503 of our own */
