@@ -89,6 +89,33 @@ t.test('an ended dialog and its INVITE no longer hold their owner: the stack kee
   t.ok(collected, 'the owner was collected: nothing the stack keeps holds it')
 })
 
+t.test('64*T1 after a call ends, the stack holds nothing of it: dialog, INVITE, transactions and waits all gone', async (t) => {
+  const T1 = 20
+  const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger, timers: { T1, T4: 100 } })
+  t.teardown(() => s.close())
+  const alice = await createPhone({ name: 'alice', behaviour: 'answer', logger })
+  t.teardown(() => alice.close())
+  const inside = s as unknown as {
+    dialogs: Map<string, unknown>
+    clientInvites: Map<string, unknown>
+    waits: { size: number }
+    tl: { size: { clients: number; servers: number } }
+  }
+  const inv = s.invite({ target: alice.uri, from: { uri: 'sip:click2call@127.0.0.1' }, sdp: SDP })
+  const dialog = await new Promise<Dialog>((resolve) => inv.on('answered', (d: Dialog) => resolve(d)))
+  await alice.waitFor('answered')
+  await dialog.bye()
+  await alice.waitFor('bye')
+  t.ok(inside.waits.size >= 3, `${inside.waits.size} waits running (Timer M, the kept ACK, the invite and dialog to forget, the BYE's Timer K)`)
+  t.equal(inside.dialogs.size, 1)
+  t.equal(inside.clientInvites.size, 1)
+  for (let i = 0; i < 60 && inside.waits.size > 0; i++) await new Promise((r) => setTimeout(r, 50))
+  t.equal(inside.waits.size, 0, 'every wait ended')
+  t.equal(inside.dialogs.size, 0, 'the dialog is forgotten')
+  t.equal(inside.clientInvites.size, 0, 'the INVITE is forgotten')
+  t.same(inside.tl.size, { clients: 0, servers: 0 }, 'no transaction left')
+})
+
 t.test('the next hops parsed once per text are bounded: 1,024 texts, none longer than 2,048 characters', async (t) => {
   const s = await createSipStack({ address: '127.0.0.1', port: 0, advertisedHost: '127.0.0.1', keepAlives: false, userAgent: 'ClickToCall', logger })
   t.teardown(() => s.close())

@@ -18,7 +18,7 @@ import type { ResponseHandler, SentRequest, StackClientInvite, StackCore, StackD
 import { InviteClient } from './invite-client'
 import { IncomingInviteImpl } from './invite-server'
 import { CallIdMap } from './call-index'
-import { TransactionLayer, type ServerTransaction, type TransactionConnection } from './transaction'
+import { TransactionLayer, type ClientTransaction, type ServerTransaction, type TransactionConnection } from './transaction'
 import { Waits } from './waits'
 
 import { ALLOW } from './constants'
@@ -54,6 +54,138 @@ class TransactionWire implements TransactionConnection {
   }
 
   release(): void {}
+}
+
+/**
+ * A request sent in a client transaction (sendRequest): the reporting rules
+ * (one final response; an INVITE's 2xx retransmissions still pass, each needs
+ * its ACK), one retry with credentials after a 401/407, abort(). Objects,
+ * not closures over sendRequest's scope: an INVITE's transaction keeps its
+ * TU for Timer M (64*T1), and through those closures it kept every variable
+ * of the request's flow, a context, five closures and a Timeout per ended
+ * INVITE.
+ */
+class OutgoingRequest implements SentRequest {
+  request: SipMessage
+  remote: Remote | undefined = undefined
+  /** credentials were sent once: a second challenge is reported */
+  authTried = false
+  private finalSeen = false
+  private aborted = false
+  private current: Attempt | undefined = undefined
+
+  constructor(
+    readonly stack: Stack,
+    private readonly first: SipMessage,
+    private readonly onResponse: ResponseHandler,
+    readonly bumpCSeq: (() => number) | undefined,
+  ) {
+    this.request = first
+  }
+
+  abort(): void {
+    this.aborted = true
+    this.current?.stop()
+  }
+
+  report(rs: SipMessage): void {
+    if (this.aborted) return
+    if (rs.status! >= 200) {
+      // 2xx retransmissions to an INVITE still pass (each needs its ACK); a
+      // synthesized or second non-2xx final does not
+      if (this.finalSeen && !(this.first.method === 'INVITE' && rs.status! < 300)) return
+      this.finalSeen = true
+    }
+    this.onResponse(rs)
+  }
+
+  /** send `req` (the request, or its retry with credentials) once its next hop is known */
+  attempt(req: SipMessage): void {
+    const stack = this.stack
+    const literal = stack.literalTarget(req)
+    if (literal) {
+      this.resolved(req, literal)
+      return
+    }
+    stack.resolveTarget(req).then(
+      (remote) => this.resolved(req, remote),
+      (err: Error) => {
+        stack.log.info({ err: err.message, uri: req.uri }, 'cannot resolve the target')
+        req.headers.via ??= [{ version: '2.0', protocol: 'UDP', host: stack.host, port: stack.port, params: viaParams() }]
+        this.report(makeResponse(req, 503, 'Service Unavailable'))
+      },
+    )
+  }
+
+  private resolved(req: SipMessage, remote: Remote): void {
+    if (this.aborted || this.stack.isClosed) return
+    this.remote = remote
+    // a CANCEL reuses its INVITE's Via, set by the caller (RFC 3261 §9.1)
+    if (req.method !== 'CANCEL' || !req.headers.via) req.headers.via = [this.stack.via(remote.protocol)]
+    this.current = new Attempt(this, req, remote)
+    this.request = req
+  }
+}
+
+/** Timer B/F fired (setTimeout's argument, not a closure) */
+function attemptTimedOut(attempt: Attempt): void {
+  attempt.timedOut()
+}
+
+/**
+ * One transaction of an OutgoingRequest, and its Timer B/F (RFC 3261
+ * §17.1.1.2, §17.1.2.2) at 64*T1, kept here, not in the transaction layer:
+ * for an INVITE it runs until the first response, for other requests until
+ * the final one.
+ */
+class Attempt {
+  private timer: NodeJS.Timeout | undefined
+  private readonly transaction: ClientTransaction
+
+  constructor(
+    private readonly owner: OutgoingRequest,
+    private readonly req: SipMessage,
+    remote: Remote,
+  ) {
+    this.timer = setTimeout(attemptTimedOut, 64 * owner.stack.timers.T1, this)
+    this.timer.unref()
+    this.transaction = owner.stack.startClientTransaction(remote, req, (rs) => this.onResponse(rs))
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  /** abort(): the transaction ends, nothing more is reported */
+  stop(): void {
+    this.stopTimer()
+    this.transaction.shutdown()
+  }
+
+  timedOut(): void {
+    this.timer = undefined
+    this.transaction.shutdown()
+    const req = this.req
+    this.owner.stack.log.debug({ msg: firstLine(req), callId: req.headers['call-id'] }, 'transaction timeout')
+    this.owner.report(makeResponse(req, 408, 'Request Timeout'))
+  }
+
+  private onResponse(rs: SipMessage): void {
+    const req = this.req
+    const owner = this.owner
+    if (req.method === 'INVITE' || rs.status! >= 200) this.stopTimer()
+    if ((rs.status === 401 || rs.status === 407) && !owner.authTried && req.method !== 'CANCEL' && req.method !== 'ACK') {
+      const again = owner.stack.withCredentials(req, rs, owner.bumpCSeq)
+      if (again) {
+        owner.authTried = true
+        owner.request = again
+        owner.attempt(again)
+        return
+      }
+    }
+    owner.report(rs)
+  }
 }
 
 export const DEFAULT_CONNECTIONS = { max: 2048, perAddress: 32, unusedIdleTimeoutMs: 20_000 }
@@ -269,80 +401,30 @@ export class Stack extends EventEmitter implements SipStack, StackCore {
    * other requests until the final one. `abort()` ends the transaction without a report.
    */
   sendRequest(rq: SipMessage, onResponse: ResponseHandler, bumpCSeq?: () => number): SentRequest {
-    const sent: SentRequest = { request: rq, remote: undefined, abort: () => undefined }
-    let authTried = false
-    let finalSeen = false
-    let aborted = false
-    const report = (rs: SipMessage): void => {
-      if (aborted) return
-      if (rs.status! >= 200) {
-        // 2xx retransmissions to an INVITE still pass (each needs its ACK); a
-        // synthesized or second non-2xx final does not
-        if (finalSeen && !(rq.method === 'INVITE' && rs.status! < 300)) return
-        finalSeen = true
-      }
-      onResponse(rs)
-    }
-    const attempt = (req: SipMessage): void => {
-      const resolved = (remote: Remote): void => {
-        if (aborted || this.closed) return
-        sent.remote = remote
-        // a CANCEL reuses its INVITE's Via, set by the caller (RFC 3261 §9.1)
-        if (req.method !== 'CANCEL' || !req.headers.via) {
-          req.headers.via = [{ version: '2.0', protocol: remote.protocol, host: this.host, port: this.port, params: viaParams(undefined, { rport: null }) }]
-        }
-        const conn = this.clientConnection(remote)
-        let timerBF: NodeJS.Timeout | undefined = setTimeout(() => {
-          timerBF = undefined
-          transaction.shutdown()
-          this.log.debug({ msg: firstLine(req), callId: req.headers['call-id'] }, 'transaction timeout')
-          report(makeResponse(req, 408, 'Request Timeout'))
-        }, 64 * this.timers.T1)
-        timerBF.unref()
-        const stopTimer = (): void => {
-          if (timerBF) clearTimeout(timerBF)
-          timerBF = undefined
-        }
-        const transaction = this.tl.createClientTransaction(conn, req, (rs: SipMessage) => {
-          if (req.method === 'INVITE' || rs.status! >= 200) stopTimer()
-          if ((rs.status === 401 || rs.status === 407) && !authTried && req.method !== 'CANCEL' && req.method !== 'ACK') {
-            const auth = authorize(req, rs, this.credentials)
-            if (auth) {
-              authTried = true
-              const again: SipMessage = { ...req, headers: { ...req.headers } }
-              again.headers[auth.header] = [auth.value]
-              const seq = bumpCSeq ? bumpCSeq() : (req.headers.cseq.seq as number) + 1
-              again.headers.cseq = { seq, method: req.method }
-              sent.request = again
-              attempt(again)
-              return
-            }
-          }
-          report(rs)
-        })
-        sent.request = req
-        sent.abort = () => {
-          aborted = true
-          stopTimer()
-          transaction.shutdown()
-        }
-      }
-      const literal = this.literalTarget(req)
-      if (literal) {
-        resolved(literal)
-        return
-      }
-      this.resolveTarget(req).then(resolved, (err: Error) => {
-        this.log.info({ err: err.message, uri: req.uri }, 'cannot resolve the target')
-        req.headers.via ??= [{ version: '2.0', protocol: 'UDP', host: this.host, port: this.port, params: viaParams() }]
-        report(makeResponse(req, 503, 'Service Unavailable'))
-      })
-    }
-    sent.abort = () => {
-      aborted = true
-    }
-    attempt(rq)
-    return sent
+    const out = new OutgoingRequest(this, rq, onResponse, bumpCSeq)
+    out.attempt(rq)
+    return out
+  }
+
+  /** the stack is closed: nothing more is sent */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /** a client transaction for `req` to `remote`, its request sent now */
+  startClientTransaction(remote: Remote, req: SipMessage, tu: (rs: SipMessage) => void): ClientTransaction {
+    return this.tl.createClientTransaction(this.clientConnection(remote), req, tu)
+  }
+
+  /** `req` again with credentials for the challenge in `rs` and the next CSeq; undefined without credentials for it */
+  withCredentials(req: SipMessage, rs: SipMessage, bumpCSeq: (() => number) | undefined): SipMessage | undefined {
+    const auth = authorize(req, rs, this.credentials)
+    if (!auth) return undefined
+    const again: SipMessage = { ...req, headers: { ...req.headers } }
+    again.headers[auth.header] = [auth.value]
+    const seq = bumpCSeq ? bumpCSeq() : (req.headers.cseq.seq as number) + 1
+    again.headers.cseq = { seq, method: req.method }
+    return again
   }
 
   /**
