@@ -3,7 +3,9 @@
  * replacing the `sip` package's makeTransactionLayer: a class per transaction
  * kind with its state in a number, one timer at a time, no closures per state
  * and ids by string concatenation (the package's state machines showed at
- * ~7 % of the main thread in a CPU profile at load).
+ * ~7 % of the main thread in a CPU profile at load). The last wait of a
+ * transaction (Timers D, I, J, K, L, M), when it only absorbs retransmissions,
+ * is an entry in the stack's queues (waits.ts), not a timer of its own.
  *
  * What stays with the TU (stack.ts sendRequest): Timer B and Timer F, at
  * 64*T1, so they are not here; the 100 Trying to an INVITE (invite-server.ts);
@@ -74,7 +76,7 @@ function fire(t: Transaction): void {
   t.timeout()
 }
 
-/** what every transaction of a layer shares: its table, the stack's timers, the long waits */
+/** what every transaction of a layer shares: the stack's timers and its long waits */
 interface LayerShared {
   timers: TransactionTimers
   waits: Waits
