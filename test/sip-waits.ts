@@ -29,16 +29,17 @@ t.test('each wait ends after its length, in order, lengths mixed', async (t) => 
 t.test('a wait added later in the same lane ends later; the lane timer does not hold the process', async (t) => {
   const waits = new Waits()
   const ended: string[] = []
-  waits.after(30, { expire: () => ended.push('first') })
   const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  const before = timers()
+  waits.after(30, { expire: () => ended.push('first') })
+  // the lane's timer is unref'd: an idle stack does not keep the process alive
+  t.equal(timers(), before, 'a pending wait adds no ref-counted timer')
   await sleep(15)
   waits.after(30, { expire: () => ended.push('second') })
   await sleep(25)
   t.same(ended, ['first'], 'the first is over, the second, added 15 ms later, not yet')
   for (let i = 0; i < 50 && ended.length < 2; i++) await sleep(5)
   t.same(ended, ['first', 'second'])
-  // the lane's timer is unref'd: an idle stack does not keep the process alive
-  t.equal(timers(), 0, 'no ref-counted timer')
 })
 
 t.test('thousands of waits: one lane, all end, the arrays do not keep the spent ones', async (t) => {
@@ -49,6 +50,8 @@ t.test('thousands of waits: one lane, all end, the arrays do not keep the spent 
   for (let i = 0; i < 100 && n < 5000; i++) await sleep(10)
   t.equal(n, 5000, 'every wait ended once')
   t.equal(waits.size, 0)
+  const lane = (waits as unknown as { lanes: Map<number, { items: unknown[]; deadlines: number[] }> }).lanes.get(10)!
+  t.equal(lane.items.length + lane.deadlines.length, 0, 'the spent entries were dropped from the arrays')
 })
 
 t.test('an expire() that throws is reported and does not stop the others', async (t) => {

@@ -62,8 +62,12 @@ class Lane {
         this.onError(err)
       }
     }
-    // drop the spent front once it is most of the arrays
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    // drop the spent front once the lane is empty, or once it is most of the arrays
+    if (this.head === this.items.length) {
+      this.items = []
+      this.deadlines = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head)
       this.deadlines = this.deadlines.slice(this.head)
       this.head = 0

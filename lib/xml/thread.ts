@@ -99,7 +99,6 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
       origin: { frontEnd: 'xml', remoteAddress: starts[i + 4] as string },
       translated: { initiator: starts[i + 5] as string, destination: starts[i + 6] as string },
     })
-    Atomics.store(shared, Slot.live, liveCalls())
     if (!outcome.ok) {
       queue(k, outcome.code, '', outcome.text, true)
       return
@@ -137,7 +136,10 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
         switch (m.t) {
           case 'starts':
             // requests of a thread already replaced have no client left to answer
-            if (worker === w) for (let i = 0; i + 6 < m.r.length; i += 7) onStart(m.r, i)
+            if (worker !== w) return
+            for (let i = 0; i + 6 < m.r.length; i += 7) onStart(m.r, i)
+            // the thread admits by this count: once for the batch, not once a call
+            Atomics.store(shared, Slot.live, liveCalls())
             return
           case 'log':
             logger.child(m.bindings)[m.level](m.obj ?? {}, m.msg)
