@@ -278,12 +278,12 @@ async function load(port: number, o: Options, onFinal?: (s: Sample) => void, sha
     const launch = (): void => {
       while (inFlight < o.concurrency && next < o.calls) launchOne()
     }
-    const onDoc = (doc: string): void => {
+    const onDoc = (doc: string, at: number): void => {
       const tag = Number(/<Tag>(\d+)<\/Tag>/.exec(doc)?.[1])
       const m = /<Result Code="(\d+)"(?: Leg="(\w+)")?>/.exec(doc)
       const s = samples[tag]
       if (!s || !m) return
-      const now = performance.now() - s.start
+      const now = at - s.start
       const code = Number(m[1])
       if (code === 100) s.t100 = now
       else if (code === 200 && m[2] === 'Initiator') s.tInit = now
@@ -321,9 +321,11 @@ async function load(port: number, o: Options, onFinal?: (s: Sample) => void, sha
       so.setEncoding('utf8')
       bufs[k] = ''
       so.on('data', (d: string) => {
+        // when the bytes reached this loop: a document is not timed later for the ones parsed before it
+        const at = performance.now()
         bufs[k] += d
         for (let e = bufs[k]!.indexOf('</ClickToCall>'); e >= 0; e = bufs[k]!.indexOf('</ClickToCall>')) {
-          onDoc(bufs[k]!.slice(0, e))
+          onDoc(bufs[k]!.slice(0, e), at)
           bufs[k] = bufs[k]!.slice(e + 14)
         }
       })

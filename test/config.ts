@@ -80,6 +80,7 @@ t.test('TLSDomainName (the sample) and TLSDomain (the code) both work; names are
   t.equal(parseConfig('tlsdomain = b.example', 'f').config.tlsDomain, 'b.example')
   t.equal(parseConfig('XMLRPCPORT=0', 'f').config.xmlRpcPort, 0)
   t.same(parseConfig('KeepAlives = off', 'f').config.keepAlives, false)
+  t.same(['XmlRpcThreadNice = -5', 'XmlRpcThreadNice = +19', 'XmlRpcThreadNice ='].map((l) => parseConfig(l, 'f').config.xmlRpcThreadNice), [-5, 19, null], 'a nice value, or blank')
   t.same(parseConfig('InitiatorHeader = Call-Info: <sip:x>;answer-after=0', 'f').config.initiatorHeaders, [{ name: 'Call-Info', value: '<sip:x>;answer-after=0' }])
 })
 
@@ -96,6 +97,9 @@ t.test('bad values stop with file:line: what is wrong', async (t) => {
     ['XmlRpcPort = abc', /^c\.conf:1: XmlRpcPort: "abc" is not a port number/],
     ['ClickToCallIdentity = click2call', /^c\.conf:1: ClickToCallIdentity: "click2call" is not a SIP URI/],
     ['KeepAlives = maybe', /^c\.conf:1: KeepAlives: "maybe" is not a boolean/],
+    ['XmlRpcThreadNice = 20', /^c\.conf:1: XmlRpcThreadNice: nice 20 is out of range \(-20\.\.19\)/],
+    ['XmlRpcThreadNice = -21', /^c\.conf:1: XmlRpcThreadNice: nice -21 is out of range/],
+    ['XmlRpcThreadNice = high', /^c\.conf:1: XmlRpcThreadNice: "high" is not a nice value/],
     ['TranslationOutput = sip:$1@x', /^c\.conf:1: TranslationOutput without a TranslationPattern/],
     ['# c\nHttpPort', /^c\.conf:2: "HttpPort" has no "="/],
     ['XmlRpcAllow = 10.0.0.0/33', /^c\.conf:1: XmlRpcAllow: .*prefix length/],

@@ -5,6 +5,10 @@
  */
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import pino from 'pino'
 import { Writable } from 'node:stream'
 import { startTestServer, type TestServer } from './helpers/server'
@@ -180,6 +184,105 @@ t.test('a reload reaches the thread: rules, limits; the log lines come through t
     ['call', 'xml'],
     'each once, with its module',
   )
+})
+
+/** the ctc-xml threads of this process and their nice values, read from /proc (field 19 of stat) */
+function xmlThreads(): Array<{ tid: number; nice: number }> {
+  const out: Array<{ tid: number; nice: number }> = []
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'ctc-xml') continue
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      out.push({ tid: Number(tid), nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) })
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out
+}
+
+/** whether this process may lower a thread's nice value to `n`: CAP_SYS_NICE in effect, or RLIMIT_NICE */
+function mayLowerTo(n: number): boolean {
+  const cap = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))
+  if (cap && (BigInt(`0x${cap[1]}`) & (1n << 23n)) !== 0n) return true
+  const limit = /^Max nice priority\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+  return limit !== null && n >= 20 - Number(limit[1])
+}
+
+const linux = process.platform === 'linux'
+
+t.test('XmlRpcThreadNice sets the XML thread\'s priority alone; a reload changes it or says why not', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const start = os.getPriority()
+  const wanted = Math.min(19, start + 5)
+  const { running, config, lines } = await serverWithLog(t, { xmlRpcThreadNice: wanted, translationRules: [{ pattern: '^(\\d+)$', output: 'sip:$1@127.0.0.1:9', file: 'test', line: 1 }] })
+  const threads = xmlThreads()
+  t.equal(threads.length, 1, 'one XML thread')
+  t.equal(threads[0]!.nice, wanted, 'a higher value is always allowed: the thread runs at it')
+  t.equal(os.getPriority(), start, 'the main thread keeps its priority')
+  const logged = (): Array<Record<string, unknown>> => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith('XML thread: '))
+  t.match(logged()[0], { msg: 'XML thread: nice value set', nice: wanted, module: 'xml' }, 'the change is logged')
+
+  // blank goes back to the value the thread started with: a lower value than now
+  running.reload({ ...config, xmlRpcThreadNice: null })
+  await new Promise((r) => setTimeout(r, 150))
+  if (mayLowerTo(start)) {
+    t.equal(xmlThreads()[0]!.nice, start, 'blank: back to the value it started with')
+  } else {
+    t.equal(xmlThreads()[0]!.nice, wanted, 'not permitted: the thread keeps its value')
+    t.match(logged().at(-1), { msg: 'XML thread: XmlRpcThreadNice not applied', wanted: start, nice: wanted, reason: /CAP_SYS_NICE/ }, 'and says why')
+  }
+
+  const below = Math.max(-20, start - 3)
+  const before = xmlThreads()[0]!.nice
+  running.reload({ ...config, xmlRpcThreadNice: below })
+  await new Promise((r) => setTimeout(r, 150))
+  if (mayLowerTo(below)) {
+    t.equal(xmlThreads()[0]!.nice, below, 'a lower value, permitted: applied')
+  } else {
+    t.equal(xmlThreads()[0]!.nice, before, 'a lower value, not permitted: unchanged')
+    t.match(logged().at(-1), { msg: 'XML thread: XmlRpcThreadNice not applied', wanted: below, reason: /CAP_SYS_NICE/ }, 'with a warning')
+  }
+  t.equal(os.getPriority(), start, 'the main thread still keeps its priority')
+})
+
+/** a port free now on loopback */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+}
+
+// without CAP_SYS_NICE: as root, setpriv takes it out of the bounding set of the process it starts
+const SETPRIV = '/usr/bin/setpriv'
+const unprivileged = process.getuid?.() === 0 ? (existsSync(SETPRIV) ? [SETPRIV, '--bounding-set', '-sys_nice', '--inh-caps', '-sys_nice'] : undefined) : []
+
+t.test('XmlRpcThreadNice below the process\'s, without CAP_SYS_NICE: the server starts, says why, the thread keeps its priority', { skip: !linux ? 'Linux only' : unprivileged === undefined ? 'root without setpriv: cannot drop CAP_SYS_NICE' : false }, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-nice-'))
+  const conf = path.join(dir, 'c.conf')
+  writeFileSync(conf, `IPAddress = 127.0.0.1\nUDPTCPPort = 0\nXmlRpcPort = ${await freePort()}\nHttpPort = 0\nJsonRpcPort = 0\nLogFilename =\nXmlRpcThreadNice = -5\nTranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@127.0.0.1:9\n`)
+  const argv = [...unprivileged!, process.execPath, path.join(__dirname, '..', 'bin', 'clicktocall'), '--config', conf]
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  for (let i = 0; i < 150 && !(/"msg":"ready"/.test(out) && /XmlRpcThreadNice not applied/.test(out)); i++) await new Promise((r) => setTimeout(r, 100))
+  t.match(out, /"msg":"ready"/, 'the server starts')
+  const line = out.split('\n').find((l) => l.includes('XmlRpcThreadNice not applied'))
+  t.ok(line, 'a warning says the setting was not applied')
+  t.match(JSON.parse(line ?? '{}'), { level: 40, module: 'xml', wanted: -5, nice: os.getPriority(), reason: /^EACCES: .*CAP_SYS_NICE/ }, 'with the value wanted, the value kept and why')
+  const tids = readdirSync(`/proc/${child.pid}/task`).filter((tid) => readFileSync(`/proc/${child.pid}/task/${tid}/comm`, 'utf8').trim() === 'ctc-xml')
+  t.equal(tids.length, 1, 'its XML thread')
+  const stat = readFileSync(`/proc/${child.pid}/task/${tids[0]}/stat`, 'utf8')
+  t.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), os.getPriority(), 'runs at the priority it started with')
+  child.kill('SIGTERM')
+  t.equal(await new Promise((r) => child.on('exit', r)), 0, 'and stops cleanly')
 })
 
 t.test('a port in use: the start fails with the XML port\'s bind error', async (t) => {

@@ -39,6 +39,8 @@ export interface Config {
   xmlRpcTlsCertificate: string
   xmlRpcTlsPrivateKey: string
   xmlRpcThread: boolean
+  /** the XML thread's nice value (Linux, -20..19); null = as the process runs */
+  xmlRpcThreadNice: number | null
   httpBindAddress: string
   httpAuthBasic: boolean
   httpDigestAlgorithms: Array<'SHA-256' | 'MD5'>

@@ -24,6 +24,15 @@ export function count(value: string): number {
   return Number(value)
 }
 
+/** a nice value, -20 (first served) to 19 (last); blank = none */
+export function nice(value: string): number | null {
+  if (value === '') return null
+  if (!/^[-+]?\d+$/.test(value)) throw new Error(`"${value}" is not a nice value (-20..19)`)
+  const n = Number(value)
+  if (n < -20 || n > 19) throw new Error(`nice ${value} is out of range (-20..19)`)
+  return n
+}
+
 export function positive(value: string): number {
   const n = count(value)
   if (n === 0) throw new Error('must be greater than 0')

@@ -172,7 +172,7 @@ export async function startServer(
         logger,
       }
       xml = config.xmlRpcThread
-        ? await createXmlFrontEndThread({ ...xmlOptions, admission: admissionOf(config, overrides), liveCalls: () => calls.liveCount })
+        ? await createXmlFrontEndThread({ ...xmlOptions, admission: admissionOf(config, overrides), liveCalls: () => calls.liveCount, nice: config.xmlRpcThreadNice })
         : await createXmlFrontEnd(xmlOptions)
       opened.push(xml)
     }
@@ -222,7 +222,7 @@ export async function startServer(
         for (const name of plan.restart) logger.warn({ setting: name }, `${name} changed: restart to apply`)
         if (next.dnsServers.join() !== running.dnsServers.join()) dns.setServers(next.dnsServers.length > 0 ? next.dnsServers : systemDns)
         // the XML port first: re-reading its TLS files is the one step that can still fail
-        xml?.reconfigure(xmlSettingsOf(next), admissionOf(next, overrides))
+        xml?.reconfigure(xmlSettingsOf(next), admissionOf(next, overrides), next.xmlRpcThreadNice)
         // SIP connection limits, outbound TLS trust, the SIP TLS files (read first: a failure changes nothing there)
         for (const name of sip.reconfigure(sipReloadOptions(next))) {
           if (!plan.restart.includes(name)) logger.warn({ setting: name }, `${name} changed: restart to apply`)

@@ -33,6 +33,8 @@ export interface ThreadData {
   options: ListenerOptions
   admission: AdmissionData
   shared: SharedArrayBuffer
+  /** XmlRpcThreadNice: the thread's nice value; null = the one it started with */
+  nice: number | null
 }
 
 /** XML thread -> main thread */
@@ -56,7 +58,7 @@ export type FromThread =
  */
 export type ToThread =
   | { t: 'results'; r: Array<number | string> }
-  | { t: 'reconfigure'; limits: Partial<ListenerOptions>; admission?: AdmissionData }
+  | { t: 'reconfigure'; limits: Partial<ListenerOptions>; admission?: AdmissionData; nice?: number | null }
   | { t: 'stop-accepting' }
   | { t: 'close' }
 

@@ -16,6 +16,7 @@ import { createXmlFrontEnd, type XmlFrontEnd } from './server'
 import { RequestFramer } from './framer'
 import { parseRequest } from './request'
 import { renderResult } from './render'
+import { ThreadNice } from './thread-nice'
 import { LEVEL_VALUES, Slot, type AdmissionData, type FromThread, type LogLevelName, type ThreadData, type ToThread } from './thread-protocol'
 
 /** `top -H`, `ps -L` and the benchmark's CPU split tell this thread by its name (Linux) */
@@ -235,6 +236,17 @@ const log = root.child({ module: 'call' })
 const calls = new ThreadCalls(data.admission)
 let frontEnd: XmlFrontEnd | undefined
 
+const priority = new ThreadNice()
+const xmlLog = root.child({ module: 'xml' })
+/** XmlRpcThreadNice, at start and on each reload (null: back to the value the thread started with) */
+function applyNice(wanted: number | null): void {
+  const o = priority.apply(wanted)
+  if (!o) return
+  if (!o.ok) xmlLog.warn({ nice: o.nice, wanted: o.wanted, reason: o.reason }, 'XML thread: XmlRpcThreadNice not applied')
+  else if (o.changed) xmlLog.info({ nice: o.nice }, 'XML thread: nice value set')
+}
+applyNice(data.nice)
+
 port.on('message', (m: ToThread) => {
   switch (m.t) {
     case 'results':
@@ -242,6 +254,7 @@ port.on('message', (m: ToThread) => {
       return
     case 'reconfigure':
       if (m.admission) calls.setAdmission(m.admission)
+      if (m.nice !== undefined) applyNice(m.nice)
       try {
         frontEnd?.reconfigure(m.limits)
       } catch (err) {

@@ -28,11 +28,13 @@ export interface XmlThreadOptions extends XmlFrontEndOptions {
   admission: AdmissionData
   /** calls in progress now (the call registry's size) */
   liveCalls: () => number
+  /** XmlRpcThreadNice: the thread's nice value (Linux); null or absent = the process's */
+  nice?: number | null
 }
 
 export interface XmlThreadFrontEnd extends XmlFrontEnd {
-  /** reconfigure(), and the new rules, URI policy and MaxCalls (SIGHUP) */
-  reconfigure(limits: Parameters<XmlFrontEnd['reconfigure']>[0], admission?: AdmissionData): void
+  /** reconfigure(), and the new rules, URI policy and MaxCalls, and the thread's nice value (SIGHUP) */
+  reconfigure(limits: Parameters<XmlFrontEnd['reconfigure']>[0], admission?: AdmissionData, nice?: number | null): void
   /** the XML thread now (its event-loop use, for diagnostics); undefined while it restarts, or on the main thread */
   readonly thread?: Worker | undefined
   /** how often the XML thread stopped and was started again */
@@ -40,9 +42,9 @@ export interface XmlThreadFrontEnd extends XmlFrontEnd {
 }
 
 export async function createXmlFrontEndThread(options: XmlThreadOptions): Promise<XmlThreadFrontEnd> {
-  const { calls, logger, liveCalls, admission, onConnections: _unused, ...listener } = options
+  const { calls, logger, liveCalls, admission, nice, onConnections: _unused, ...listener } = options
   /** the settings a new thread starts with: the first ones, then each reload's */
-  const current: { options: ListenerOptions; admission: AdmissionData } = { options: listener, admission }
+  const current: { options: ListenerOptions; admission: AdmissionData; nice: number | null } = { options: listener, admission, nice: nice ?? null }
   const shared = new Int32Array(new SharedArrayBuffer(SLOTS * 4))
   Atomics.store(shared, Slot.maxCalls, current.admission.maxCalls)
   Atomics.store(shared, Slot.level, levelSlot(logger.levelVal))
@@ -127,7 +129,7 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
   const spawnThread = (): Promise<number> =>
     new Promise<number>((resolve, reject) => {
       const w = new Worker(file, {
-        workerData: { options: current.options, admission: current.admission, shared: shared.buffer },
+        workerData: { options: current.options, admission: current.admission, shared: shared.buffer, nice: current.nice },
         ...(execArgv ? { execArgv } : {}),
       })
       worker = w
@@ -219,7 +221,7 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
     get restarts() {
       return restarts
     },
-    reconfigure: (limits, next) => {
+    reconfigure: (limits, next, nice) => {
       // the one step that can fail, on this thread, before anything changes
       if (limits.tls) readTlsFiles(limits.tls)
       current.options = { ...current.options, ...limits }
@@ -227,7 +229,8 @@ export async function createXmlFrontEndThread(options: XmlThreadOptions): Promis
         current.admission = next
         Atomics.store(shared, Slot.maxCalls, next.maxCalls)
       }
-      send({ t: 'reconfigure', limits, ...(next ? { admission: next } : {}) })
+      if (nice !== undefined) current.nice = nice
+      send({ t: 'reconfigure', limits, ...(next ? { admission: next } : {}), ...(nice !== undefined ? { nice } : {}) })
     },
     stopAccepting: () => {
       Atomics.store(shared, Slot.closing, 1)
