@@ -60,6 +60,25 @@ t.test('a file with no translation rule: a warning at check and start, not an er
   t.match(check.stderr, /warning: no translation rule/)
 })
 
+t.test('XmlRpcThreadNice without an XML thread: a warning that it does nothing', async (t) => {
+  const rule = 'TranslationPattern = ^(\\d+)$\nTranslationOutput = sip:$1@127.0.0.1:9\n'
+  const cases: Array<[string, RegExp]> = [
+    ['XmlRpcThread = disable\nXmlRpcThreadNice = -5\n', /warning: XmlRpcThreadNice has no effect: there is no XML thread \(XmlRpcThread = disable\)/],
+    ['XmlRpcPort = 0\nXmlRpcThreadNice = 5\n', /warning: XmlRpcThreadNice has no effect: the XML port is off/],
+  ]
+  for (const [i, [extra, why]] of cases.entries()) {
+    const f = path.join(dir, `nice-${i}.conf`)
+    writeFileSync(f, `IPAddress = 127.0.0.1\nUDPTCPPort = 0\nHttpPort = 0\nLogFilename =\n${rule}${extra}`)
+    const check = await run(['--check-config', '--config', f])
+    t.equal(check.code, 0, 'not an error')
+    t.match(check.stderr, why)
+  }
+  const f = path.join(dir, 'nice-ok.conf')
+  writeFileSync(f, `IPAddress = 127.0.0.1\nUDPTCPPort = 0\nHttpPort = 0\nLogFilename =\n${rule}XmlRpcThreadNice = 5\n`)
+  const check = await run(['--check-config', '--config', f])
+  t.equal(check.stderr, '', 'with the thread on: no warning')
+})
+
 t.test('the shipped example: passes, dials this machine only, open rules commented under a toll-fraud warning', async (t) => {
   const check = await run(['--check-config', '--config', EXAMPLE])
   t.equal(check.code, 0, check.stderr)

@@ -67,6 +67,9 @@ export function validateConfig(config: Config, opts: { reload?: boolean } = {}):
       }
     }
   }
+  if (config.xmlRpcThreadNice !== null && (!config.xmlRpcThread || config.xmlRpcPort === 0)) {
+    warnings.push(`XmlRpcThreadNice has no effect: ${config.xmlRpcPort === 0 ? 'the XML port is off (XmlRpcPort = 0)' : 'there is no XML thread (XmlRpcThread = disable)'}`)
+  }
   // the SIP TLS files, read as the stack will read them (each named when it cannot be)
   const sipTls = sipTlsOptions(config)
   const tlsFiles = loadTlsFiles({ ...(sipTls ? { tls: sipTls } : {}), ...(config.tlsCaFile ? { caFile: config.tlsCaFile } : {}) })
