@@ -1,13 +1,43 @@
 /**
- * Preloaded into the server under benchmark (`node -r`): measures the event
- * loop's delay and, on SIGUSR2, writes it (and memory) to CTC_PROBE_FILE.
+ * Preloaded into the server under benchmark (`node -r`; its worker threads
+ * inherit it): measures the event loop's delay and, on SIGUSR2, writes it
+ * (and memory) to CTC_PROBE_FILE. With CTC_ANSWER_FILE, on whichever thread
+ * runs the XML port, it appends one line per request whose 100 was written:
+ * the request's <Tag>, when its bytes were read, when the 100's write
+ * returned (diagnostics channel `clicktocall:xml:answered`).
  */
+import diagnostics from 'node:diagnostics_channel'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { writeFileSync } from 'node:fs'
+import { appendFile, writeFileSync } from 'node:fs'
 import { writeHeapSnapshot } from 'node:v8'
+import { isMainThread } from 'node:worker_threads'
+
+const answers = process.env.CTC_ANSWER_FILE
+if (answers) {
+  let lines: string[] = []
+  let writing = false
+  // written off the thread (libuv's pool), one append at a time: a synchronous write on the thread it
+  // measures showed up in that thread's tail (maxima of 40-70 ms in a test series)
+  const flush = (): void => {
+    if (writing || lines.length === 0) return
+    const text = `${lines.join('\n')}\n`
+    lines = []
+    writing = true
+    appendFile(answers, text, () => (writing = false))
+  }
+  diagnostics.subscribe('clicktocall:xml:answered', (m) => {
+    const { requests, readAt, writtenAt } = m as { requests: string[]; readAt: number; writtenAt: number }
+    for (const r of requests) {
+      const tag = /<Tag>(\d+)<\/Tag>/.exec(r)?.[1]
+      if (tag) lines.push(`${tag} ${readAt.toFixed(3)} ${writtenAt.toFixed(3)}`)
+    }
+  })
+  setInterval(flush, 200).unref()
+}
 
 const file = process.env.CTC_PROBE_FILE
-if (file) {
+// the delay and memory of the main thread (a worker has no signals)
+if (file && isMainThread) {
   // sampled every 1 ms; the histogram holds the time between samples, so the
   // delay is that minus the 1 ms interval
   const h = monitorEventLoopDelay({ resolution: 1 })

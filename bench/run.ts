@@ -200,7 +200,7 @@ async function startServer(dir: string, rules: string, profile: boolean, pin = f
   )
   const probeFile = path.join(dir, 'probe.json')
   const args = [...nodeFlags, ...serverExtra.serverFlags, '-r', path.join(__dirname, 'probe.js'), ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'prof')] : []), path.join(ROOT, 'bin', 'clicktocall'), '--config', conf]
-  const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, { env: { ...process.env, CTC_PROBE_FILE: probeFile }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '0', process.execPath, ...args] : args, { env: { ...process.env, CTC_PROBE_FILE: probeFile, CTC_ANSWER_FILE: path.join(dir, 'answered.txt') }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   const keep = process.env.BENCH_SERVER_STDOUT
   child.stdout!.on('data', (d: Buffer) => {
@@ -335,6 +335,40 @@ async function load(port: number, o: Options, onFinal?: (s: Sample) => void, sha
   })
 }
 
+/**
+ * The time to each 100 (after the first burst) in three parts, from the XML
+ * thread's own times (bench/probe.ts, `clicktocall:xml:answered`) and this
+ * client's, on the `performance.timeOrigin` clock both processes share:
+ * written here -> read by the server; read -> the 100's write returned (the
+ * server's own work); written -> read here (this client's loop).
+ */
+function to100Split(dir: string, samples: Sample[], skip: number): Record<string, unknown> | undefined {
+  let text: string
+  try {
+    text = readFileSync(path.join(dir, 'answered.txt'), 'utf8')
+  } catch {
+    return undefined
+  }
+  const server = new Map<number, [number, number]>()
+  for (const line of text.split('\n')) {
+    const [tag, read, written] = line.split(' ').map(Number)
+    if (written !== undefined) server.set(tag!, [read!, written])
+  }
+  const toServer: number[] = []
+  const inServer: number[] = []
+  const toClient: number[] = []
+  samples.forEach((s, i) => {
+    const t = server.get(i)
+    if (i < skip || !t || s.t100 === undefined) return
+    const sent = performance.timeOrigin + s.start
+    toServer.push(t[0] - sent)
+    inServer.push(t[1] - t[0])
+    toClient.push(sent + s.t100 - t[1])
+  })
+  if (inServer.length === 0) return undefined
+  return { requests: inServer.length, writtenToRead: dist(toServer), readTo100Written: dist(inServer), writtenToClientRead: dist(toClient) }
+}
+
 function pct(values: number[], p: number): number {
   if (values.length === 0) return NaN
   const v = [...values].sort((a, b) => a - b)
@@ -441,6 +475,7 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
   for (const s of [init, dest]) if (s.child.exitCode === null) s.child.kill('SIGKILL')
   const byCode = countCodes(samples)
   const ok = samples.filter((s) => s.final === '200 Destination')
+  const split = to100Split(dir, samples, o.concurrency)
   return {
     mode: o.mode,
     calls: o.calls,
@@ -460,6 +495,8 @@ async function setupRun(o: Options, dir: string): Promise<Record<string, unknown
       to100FirstBurst: dist(samples.slice(0, o.concurrency).filter((s) => s.t100 !== undefined).map((s) => s.t100!)),
       // the same server path (read, parse, translate, write) timed by a client with nothing else to do
       ...(firstDocumentProbe ? { firstDocumentProbe } : {}),
+      // where the time to the 100 after the first burst went: to the server, in it, back to this client
+      ...(split ? { to100Split: split } : {}),
       to200Initiator: dist(samples.filter((s) => s.tInit !== undefined).map((s) => s.tInit!)),
       to200Destination: dist(ok.map((s) => s.tDest!)),
     },

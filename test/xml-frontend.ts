@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { EventEmitter } from 'node:events'
 import pino from 'pino'
 import type { CallEvent, CallHandle, CallRequest, CallResult, CallService, CallSnapshot, LegRole, LegSnapshot, StartOutcome, VerbOutcome } from '../lib/call/api'
-import { createXmlFrontEnd, RequestFramer, parseRequest, renderResult, type XmlFrontEndOptions } from '../lib/xml'
+import { answeredChannel, createXmlFrontEnd, RequestFramer, parseRequest, renderResult, type XmlAnswered, type XmlFrontEndOptions } from '../lib/xml'
 import net from 'node:net'
 import tls from 'node:tls'
 import { execFileSync } from 'node:child_process'
@@ -174,6 +174,29 @@ t.test('result documents are byte for byte the original\'s', async (t) => {
   await c.until((r) => r.length >= 3)
   t.equal(c.docs[2], RESULT1, 'unindented request: no blank line')
   t.equal(c.pending, '', 'no newline after </ClickToCall>')
+})
+
+t.test('clicktocall:xml:answered: each chunk\'s requests, read and answered between the client\'s write and its read', async (t) => {
+  const { fe } = await frontEnd(t)
+  const c = await XmlClient.connect(fe.port)
+  t.teardown(() => c.close())
+  t.equal(answeredChannel.hasSubscribers, false, 'nothing subscribed: nothing is timed')
+  const seen: XmlAnswered[] = []
+  const onAnswered = (m: unknown): void => void seen.push(m as XmlAnswered)
+  answeredChannel.subscribe(onAnswered)
+  t.teardown(() => answeredChannel.unsubscribe(onAnswered))
+  const clock = (): number => performance.timeOrigin + performance.now()
+  const sent = clock()
+  // two requests in one write: one chunk, one message naming both
+  c.write(REQUEST1 + REQUEST2)
+  await c.until((r) => r.length >= 2)
+  const got = clock()
+  t.equal(seen.length, 1, 'one message for the chunk')
+  t.same(seen[0]!.requests, [REQUEST1, REQUEST2.trimEnd()], 'with both requests, in order')
+  t.ok(sent <= seen[0]!.readAt && seen[0]!.readAt <= seen[0]!.writtenAt && seen[0]!.writtenAt <= got, 'written <= read <= answered <= read back, on one clock')
+  c.write('junk\r\n')
+  await c.until((r) => r.length >= 3)
+  t.equal(seen.length, 1, 'text outside a request is not a request')
 })
 
 t.test('the whole sequence streams, then the request is forgotten', async (t) => {
