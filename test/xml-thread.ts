@@ -6,13 +6,13 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
 import { Writable } from 'node:stream'
 import { startTestServer, type TestServer } from './helpers/server'
 import { XmlClient, request } from './helpers/xml-client'
+import { freePort } from './helpers/daemon'
 import { createPhone, type Phone } from '../lib/phone'
 import { defaultConfig, type Config } from '../lib/config'
 import { startServer, type RunningServer } from '../lib/server'
@@ -244,17 +244,6 @@ t.test('XmlRpcThreadNice sets the XML thread\'s priority alone; a reload changes
   }
   t.equal(os.getPriority(), start, 'the main thread still keeps its priority')
 })
-
-/** a port free now on loopback */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-}
 
 // without CAP_SYS_NICE: as root, setpriv takes it out of the bounding set of the process it starts
 const SETPRIV = '/usr/bin/setpriv'
