@@ -42,7 +42,7 @@ export class ThreadNice {
   apply(wanted: number | null): NiceOutcome | undefined {
     const target = wanted ?? this.initial
     if (this.tid === undefined || target === undefined) {
-      return wanted === null ? undefined : { ok: false, nice: undefined, wanted, reason: 'a thread of its own priority needs Linux' }
+      return wanted === null ? undefined : { ok: false, nice: undefined, wanted, reason: 'a priority of the thread\'s own needs Linux (/proc/thread-self)' }
     }
     const before = niceOf(this.tid)
     if (before === target) return { ok: true, nice: target, changed: false }
