@@ -25,7 +25,10 @@ t.test('npm pack, npm install -g into a temporary prefix, then the command works
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-pack-'))
   // the package and its global install: ~90 MB a run, left in the temporary folder until now
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const pack = await sh('npm', ['pack', '--silent', '--pack-destination', dir], ROOT)
+  // --ignore-scripts: `prepack` would run `npm run build`, and tsc rewriting dist/ in place under the
+  // other test files (tap runs two at once) made a daemon they spawned read a half-written file
+  // ("the compiled code is missing", seen once in CI). `npm test` has built dist/ already (pretest).
+  const pack = await sh('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], ROOT)
   t.equal(pack.code, 0, pack.stderr)
   const tgz = path.join(dir, pack.stdout.trim().split('\n').pop()!)
   const list = await sh('tar', ['tzf', tgz], dir)
