@@ -222,26 +222,25 @@ t.test('XmlRpcThreadNice sets the XML thread\'s priority alone; a reload changes
   const logged = (): Array<Record<string, unknown>> => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith('XML thread: '))
   t.match(logged()[0], { msg: 'XML thread: nice value set', nice: wanted, module: 'xml' }, 'the change is logged')
 
+  /**
+   * Reload with `setting`, wait (bounded) until the thread runs at `target` or logs a line about it,
+   * then check: permitted, it runs at `target`; not, it keeps its value and the warning says why.
+   */
+  const reloadTo = async (setting: number | null, target: number, what: string): Promise<void> => {
+    const before = xmlThreads()[0]!.nice
+    const seen = logged().length
+    running.reload({ ...config, xmlRpcThreadNice: setting })
+    for (let i = 0; i < 80 && xmlThreads()[0]!.nice !== target && logged().length === seen; i++) await new Promise((r) => setTimeout(r, 25))
+    if (mayLowerTo(target)) {
+      t.equal(xmlThreads()[0]!.nice, target, `${what}, permitted: applied`)
+    } else {
+      t.equal(xmlThreads()[0]!.nice, before, `${what}, not permitted: the thread keeps its value`)
+      t.match(logged().at(-1), { msg: 'XML thread: XmlRpcThreadNice not applied', wanted: target, nice: before, reason: /CAP_SYS_NICE/ }, 'and the warning says why')
+    }
+  }
   // blank goes back to the value the thread started with: a lower value than now
-  running.reload({ ...config, xmlRpcThreadNice: null })
-  await new Promise((r) => setTimeout(r, 150))
-  if (mayLowerTo(start)) {
-    t.equal(xmlThreads()[0]!.nice, start, 'blank: back to the value it started with')
-  } else {
-    t.equal(xmlThreads()[0]!.nice, wanted, 'not permitted: the thread keeps its value')
-    t.match(logged().at(-1), { msg: 'XML thread: XmlRpcThreadNice not applied', wanted: start, nice: wanted, reason: /CAP_SYS_NICE/ }, 'and says why')
-  }
-
-  const below = Math.max(-20, start - 3)
-  const before = xmlThreads()[0]!.nice
-  running.reload({ ...config, xmlRpcThreadNice: below })
-  await new Promise((r) => setTimeout(r, 150))
-  if (mayLowerTo(below)) {
-    t.equal(xmlThreads()[0]!.nice, below, 'a lower value, permitted: applied')
-  } else {
-    t.equal(xmlThreads()[0]!.nice, before, 'a lower value, not permitted: unchanged')
-    t.match(logged().at(-1), { msg: 'XML thread: XmlRpcThreadNice not applied', wanted: below, reason: /CAP_SYS_NICE/ }, 'with a warning')
-  }
+  await reloadTo(null, start, 'blank: back to the value it started with')
+  await reloadTo(Math.max(-20, start - 3), Math.max(-20, start - 3), 'a value below the process\'s')
   t.equal(os.getPriority(), start, 'the main thread still keeps its priority')
 })
 
