@@ -4,7 +4,6 @@ import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { v8Flags } from '../lib/cli'
 
 const BIN = path.join(__dirname, '..', 'bin', 'clicktocall')
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ctc-cli-'))
@@ -32,22 +31,6 @@ t.test('--version and --help', async (t) => {
   const h = await run(['--help'])
   t.equal(h.code, 0)
   t.match(h.stdout, /--check-config/)
-})
-
-t.test("V8's inlining budget: set for the server, unless node's command line gives one (issue 16)", async (t) => {
-  t.same(v8Flags([]), ['--max-inlined-bytecode-size-cumulative=300'])
-  t.same(v8Flags(['--enable-source-maps', '--max-old-space-size=512']), ['--max-inlined-bytecode-size-cumulative=300'], 'other flags do not count')
-  t.same(v8Flags(['--max-inlined-bytecode-size-cumulative=920']), [], "the operator's value wins")
-  t.same(v8Flags(['--max_inlined_bytecode_size_cumulative=920']), [], 'written with underscores too')
-  t.same(v8Flags(['--max-inlined-bytecode-size=100']), ['--max-inlined-bytecode-size-cumulative=300'], 'a flag whose name is a prefix is another flag')
-  // the command runs with V8's own value given on node's command line, and with ours
-  for (const nodeArgs of [[], ['--max-inlined-bytecode-size-cumulative=920']]) {
-    const r = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile(process.execPath, [...nodeArgs, BIN, '--version'], { cwd: dir, timeout: 20000 }, (err, stdout) => resolve({ code: err ? 1 : 0, stdout }))
-    })
-    t.equal(r.code, 0, nodeArgs.join(' ') || 'no node flags')
-    t.match(r.stdout, /^clicktocall \d+\.\d+\.\d+/)
-  }
 })
 
 t.test('--check-config: 0 for a good file; 78 with file:line for a bad one; 66 for a missing one', async (t) => {

@@ -11,8 +11,6 @@ import { version } from '../version'
 import { HELP, UsageError, parseArgs, type CliArgs } from './args'
 import { isCdrCommand, runCdr } from './cdr'
 
-export { tuneV8, v8Flags } from './v8-tuning'
-
 type Out = (line: string) => void
 
 function load(args: CliArgs, err: Out): { config: Config; warnings: string[] } {
