@@ -18,6 +18,7 @@ import dgram from 'node:dgram'
 import os from 'node:os'
 import path from 'node:path'
 import { runMicro, runTransactionMicro } from './micro'
+import { udpFloor } from './udp-floor'
 
 const ROOT = path.join(__dirname, '..', '..')
 const SIPP_DIR = path.join(ROOT, 'test', 'sipp')
@@ -642,7 +643,14 @@ async function rampRun(o: Options, dir: string): Promise<Record<string, unknown>
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2))
   if (o.micro) {
-    const micro = { ...runMicro(), ...(await runTransactionMicro()) }
+    const micro: Record<string, { nsPerOp: number; runs: number[] }> = { ...runMicro(), ...(await runTransactionMicro()) }
+    // the peer's CPU per datagram received and answered (not wall time): Node's floor per SIP message pair
+    const floors: number[] = []
+    for (let r = 0; r < 3; r++) {
+      const f = await udpFloor()
+      floors.push(Math.round((f.userUs + f.sysUs) * 1000))
+    }
+    micro['node udp: receive + answer (peer CPU)'] = { nsPerOp: [...floors].sort((a, b) => a - b)[1]!, runs: floors }
     for (const [name, r] of Object.entries(micro)) console.log(`${name.padEnd(32)} ${String(r.nsPerOp).padStart(8)} ns/op  (runs: ${r.runs.join(' ')})`)
     console.log(JSON.stringify({ micro, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version } }))
     return

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { sippAvailable } from './helpers/sipp'
+import { udpFloor } from '../bench/udp-floor'
 
 const RUN = path.join(__dirname, '..', 'dist', 'bench', 'run.js')
 
@@ -67,3 +68,10 @@ if (!sippAvailable()) {
     })
   }
 }
+
+t.test("Node's floor per datagram (bench/udp-floor.ts): a peer process receives and answers each, and reports its CPU", async (t) => {
+  const f = await udpFloor(2_000, 20)
+  t.equal(f.pairs, 2_000, 'every datagram reached the peer and was answered')
+  t.ok(Number.isFinite(f.userUs) && f.userUs >= 0 && Number.isFinite(f.sysUs) && f.sysUs >= 0, 'CPU split into user and system time')
+  t.ok(f.userUs + f.sysUs > 0, 'the peer spent CPU on them')
+})
