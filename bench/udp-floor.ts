@@ -46,8 +46,11 @@ export function udpFloor(n = 50_000, window = 50, requestBytes = 620, replyBytes
     const s = dgram.createSocket('udp4')
     let out = ''
     let sent = 0
+    let done = false
     const timer = setTimeout(() => finish(new Error('udp floor: no answer within 30 s')), 30_000)
     const finish = (err?: Error, r?: UdpFloor): void => {
+      if (done) return
+      done = true
       clearTimeout(timer)
       s.close()
       peer.kill()
@@ -55,6 +58,8 @@ export function udpFloor(n = 50_000, window = 50, requestBytes = 620, replyBytes
       else resolve(r!)
     }
     peer.on('error', (err) => finish(err))
+    // a peer gone before its figures ('close': after its output was read; after the figures, finish has run)
+    peer.on('close', (code) => finish(new Error(`udp floor: the peer exited (${code}) before its figures`)))
     peer.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
       const lines = out.split('\n')

@@ -186,13 +186,13 @@ t.test('a reload reaches the thread: rules, limits; the log lines come through t
   )
 })
 
-/** the ctc-xml threads of this process and their nice values, read from /proc (field 19 of stat) */
-function xmlThreads(): Array<{ tid: number; nice: number }> {
+/** the ctc-xml threads of a process (this one by default) and their nice values, read from /proc (field 19 of stat) */
+function xmlThreads(pid: number | 'self' = 'self'): Array<{ tid: number; nice: number }> {
   const out: Array<{ tid: number; nice: number }> = []
-  for (const tid of readdirSync('/proc/self/task')) {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'ctc-xml') continue
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() !== 'ctc-xml') continue
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
       out.push({ tid: Number(tid), nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) })
     } catch {
       // the thread ended meanwhile
@@ -265,10 +265,9 @@ t.test('XmlRpcThreadNice below the process\'s, without CAP_SYS_NICE: the server 
   const line = out.split('\n').find((l) => l.includes('XmlRpcThreadNice not applied'))
   t.ok(line, 'a warning says the setting was not applied')
   t.match(JSON.parse(line ?? '{}'), { level: 40, module: 'xml', wanted: -5, nice: os.getPriority(), reason: /^EACCES: .*CAP_SYS_NICE/ }, 'with the value wanted, the value kept and why')
-  const tids = readdirSync(`/proc/${child.pid}/task`).filter((tid) => readFileSync(`/proc/${child.pid}/task/${tid}/comm`, 'utf8').trim() === 'ctc-xml')
-  t.equal(tids.length, 1, 'its XML thread')
-  const stat = readFileSync(`/proc/${child.pid}/task/${tids[0]}/stat`, 'utf8')
-  t.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), os.getPriority(), 'runs at the priority it started with')
+  const threads = xmlThreads(child.pid!)
+  t.equal(threads.length, 1, 'its XML thread')
+  t.equal(threads[0]!.nice, os.getPriority(), 'runs at the priority it started with')
   child.kill('SIGTERM')
   t.equal(await new Promise((r) => child.on('exit', r)), 0, 'and stops cleanly')
 })
